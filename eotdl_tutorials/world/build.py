@@ -604,7 +604,7 @@ def _write_catalogue(root: Path, results: dict[str, list[dict]]) -> None:
 def _write_earthview_index(
     root: Path, items: list[dict], spec: WorldProfile, seed: int, layouts: list[RegionLayout]
 ) -> None:
-    """The EarthView-like index: columns json_path, zone, region, date, geometry (+ id, datetime)."""
+    """The EarthView-like index: json_path, zone, region, date, geometry (+ id, datetime)."""
     rows = []
     for item in sorted(items, key=lambda i: i["id"]):
         props = item["properties"]

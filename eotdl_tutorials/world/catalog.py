@@ -223,7 +223,7 @@ def hr_item(item_id: str, grid: TileGrid, moment: datetime, zone: str, href: str
 COLLECTION_TEXT = {
     S2_COLLECTION: "Sentinel-2 L2A of the sample world (Earth Search v1 conventions).",
     S1_COLLECTION: "Sentinel-1 IW GRD of the sample world: sigma0 VV/VH, geocoded to UTM.",
-    HR_COLLECTION: "Satellogic EarthView-like 1 m tiles (red, green, blue, nir) of the sample world.",
+    HR_COLLECTION: "Satellogic EarthView-like 1 m tiles (red, green, blue, nir).",
 }
 
 

@@ -50,7 +50,7 @@ def fractal_noise(
 
 
 def _grid_value_noise(x: np.ndarray, y: np.ndarray, cell: float, seed: int) -> np.ndarray:
-    """``value_noise`` on the grid of 1-D coordinates ``x``, ``y``: hashes each lattice point once."""
+    """``value_noise`` on the grid of 1-D coordinates ``x``, ``y``, hashing lattice points once."""
     gx, gy = x / cell, y / cell
     ix, iy = np.floor(gx).astype(np.int64), np.floor(gy).astype(np.int64)
     sx = (gx - ix) ** 2 * (3 - 2 * (gx - ix))

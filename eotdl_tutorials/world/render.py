@@ -117,7 +117,8 @@ def render_surface(
     """
     local = landscape.clip(grid.bounds)
     spectra, greenness, moisture = _parcel_state(local, day, semiarid)
-    parcel = _burn(list(zip(local.parcels.geometry, range(1, len(local.parcels) + 1))), grid)
+    ids = range(1, len(local.parcels) + 1)
+    parcel = _burn(list(zip(local.parcels.geometry, ids, strict=True)), grid)
     klass = np.concatenate([[BARE_SOIL], local.parcels["klass"].to_numpy()]).astype(np.uint8)
     classes = klass[parcel]
     refl = np.moveaxis(spectra[parcel], -1, 0)
@@ -133,7 +134,9 @@ def render_surface(
     roofs = local.buildings["roof"].to_numpy()
     overlays = [(g, 1) for g in local.water.geometry]
     overlays += [(g, 2) for g in local.road_polygons]
-    overlays += [(g, 3 if r == "tiles" else 4) for g, r in zip(local.buildings.geometry, roofs)]
+    overlays += [
+        (g, 3 if r == "tiles" else 4) for g, r in zip(local.buildings.geometry, roofs, strict=True)
+    ]
     over = _burn(overlays, grid, "uint8")
     for code, klass_code, spectrum in (
         (1, WATER, SPECTRA["water"]),
@@ -157,7 +160,7 @@ def render_surface(
 def render_hr_tile(
     landscape: Landscape, grid: TileGrid, day: date, seed: int, semiarid: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A Satellogic-like tile: uint16 DN (reflectance x 10000) of red, green, blue, nir, and classes."""
+    """A Satellogic-like tile: uint16 DN = reflectance x 1e4 of R, G, B, NIR) and classes."""
     surface = render_surface(landscape, grid, day, seed, semiarid, detail=True)
     rng = np.random.default_rng(_seed(seed, "hr", grid.x0, grid.y0, day.isoformat()))
     refl = surface.reflectance[HR_FROM_S2]

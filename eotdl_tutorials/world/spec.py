@@ -1,4 +1,4 @@
-"""What a sample world contains: land-cover classes, regions, the grids and dates of each profile."""
+"""What a sample world contains: land-cover classes, regions, grids and dates of each profile."""
 
 from __future__ import annotations
 
