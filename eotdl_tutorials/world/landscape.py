@@ -251,7 +251,7 @@ def _rivers(region: Region, bounds: tuple[float, ...], rs: int) -> gpd.GeoDataFr
         lines.append(river.buffer(22, quad_segs=4))
         widths.append(44.0)
     frame = gpd.GeoDataFrame({"width": widths}, geometry=lines, crs=region.epsg)
-    return frame[frame.intersects(shapely.box(*bounds))].reset_index(drop=True)
+    return frame.clip(shapely.box(*bounds)).reset_index(drop=True)
 
 
 def _roads(
@@ -273,8 +273,8 @@ def _roads(
     frame = gpd.GeoDataFrame(
         {"kind": kinds, "width": [ROAD_WIDTHS[k] for k in kinds]}, geometry=geoms, crs=region.epsg
     )
-    box = shapely.box(*bounds)
-    return frame[frame.intersects(box)].reset_index(drop=True)
+    frame = frame.clip(shapely.box(*bounds)).explode(ignore_index=True)
+    return frame[frame.geom_type == "LineString"].reset_index(drop=True)
 
 
 def _buildings(town: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, rs: int) -> gpd.GeoDataFrame:
