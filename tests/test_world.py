@@ -265,3 +265,32 @@ def test_bad_input(tmp_path, ci_world, capsys):
     (tmp_path / "stuff" / "x.txt").write_text("x")
     assert main(["world", "build", "--profile", "ci", "--out", str(tmp_path / "stuff")]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_a_tile_rendered_on_demand_is_the_written_one(world):
+    import geopandas as gpd
+
+    index = gpd.read_parquet(world.earthview_index)
+    row = index.iloc[5]
+    dn, classes = world.render_footprint(row)
+    written = world.earthview_index.parent / Path(row["json_path"]).parent / f"{row['id']}_TOA.tif"
+    with rasterio.open(written) as src:
+        assert (src.read() == dn).mean() > 0.999
+
+
+def test_large_profile_describes_footprints_without_imagery():
+    from dataclasses import replace
+
+    from eotdl_tutorials.world.build import _described_footprints
+    from eotdl_tutorials.world.landscape import region_layout as layout_of
+
+    spec = replace(world_profile("large"), described_footprints=3000)
+    layouts = [layout_of(r, spec) for r in spec.regions]
+    index = _described_footprints(spec, 0, layouts)
+    assert len(index) == 3000 and index["id"].is_unique
+    assert {"json_path", "zone", "region", "date", "geometry"} <= set(index.columns)
+    for layout in layouts:
+        zone = index[index["zone"] == layout.region.zone].to_crs(layout.epsg)
+        assert zone.within(shapely.box(*layout.bounds)).all()
+        sides = zone.geometry.bounds
+        assert np.allclose(sides["maxx"] - sides["minx"], 384, atol=0.01)

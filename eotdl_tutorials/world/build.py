@@ -96,6 +96,26 @@ class World:
         path = self.stac_dir / "items" / f"{collection}.json"
         return json.loads(path.read_text())["features"]
 
+    def render_footprint(self, row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Render the 1 m tile of one EarthView index row on demand: (DN, land-cover classes).
+
+        The ``large`` profile describes a million footprints without writing their imagery; this
+        generates the vectors of the tile's neighbourhood only and renders it, so any footprint
+        can be looked at (a tile written by ``ci`` or ``default`` comes out the same).
+        """
+        info = next((r for r in self.regions if r["zone"] == row["zone"]), None)
+        if info is None:
+            raise ValueError(
+                f"footprint {row.get('id')!r} is in zone {row['zone']}, not in this world"
+            )
+        region = next(r for r in world_profile(self.profile).regions if r.name == info["name"])
+        easting, northing = (float(v) for v in str(row["region"]).split("_"))
+        grid = TileGrid(region.epsg, easting, northing + HR_TILE_PX, 1.0, HR_TILE_PX, HR_TILE_PX)
+        land = generate_landscape(region, grid.bounds, self.manifest["seed"])
+        day = pd.Timestamp(row["datetime"]).date()
+        seed = _seed(self.manifest["seed"], region.name)
+        return render_hr_tile(land, grid, day, seed, region.biome == "semiarid")
+
     def landscape(self, region: str) -> Landscape:
         """The vector ground of one region."""
         info = next((r for r in self.regions if r["name"] == region), None)
