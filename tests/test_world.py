@@ -294,3 +294,31 @@ def test_large_profile_describes_footprints_without_imagery():
         assert zone.within(shapely.box(*layout.bounds)).all()
         sides = zone.geometry.bounds
         assert np.allclose(sides["maxx"] - sides["minx"], 384, atol=0.01)
+
+
+def test_pystac_client_searches_the_world_through_the_local_api(world):
+    from pystac_client import Client
+
+    from eotdl_tutorials.stac import LocalStacApi
+
+    region = world.regions[1]
+    lon_lat = shapely.box(
+        region["lon"] - 0.005, region["lat"] - 0.005, region["lon"], region["lat"]
+    )
+    expected = sorted(
+        i["id"]
+        for i in world.items("sentinel-2-l2a") + world.items("sentinel-1-grd")
+        if shapely.geometry.shape(i["geometry"]).intersects(lon_lat)
+        and "2022-08-01" <= i["properties"]["datetime"][:10] <= "2022-10-31"
+    )
+    assert len(expected) > 6
+    with LocalStacApi(world.root) as api:
+        search = Client.open(api.url).search(
+            collections=["sentinel-2-l2a", "sentinel-1-grd"],
+            bbox=list(lon_lat.bounds),
+            datetime="2022-08-01/2022-10-31",
+            limit=4,
+        )
+        pages = list(search.pages())
+    assert len(pages) == -(-len(expected) // 4)
+    assert sorted(item.id for page in pages for item in page.items) == expected
