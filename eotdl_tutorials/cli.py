@@ -6,6 +6,8 @@ Each stage module is imported only when its subcommand runs, so ``--help`` stays
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -26,6 +28,159 @@ def _stac_serve(args: argparse.Namespace) -> None:
     from eotdl_tutorials.stac import serve_forever
 
     serve_forever(args.world_dir, port=args.port)
+
+
+def _bench_training(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.training.benchmark import bench_training, format_report
+
+    result = bench_training(
+        args.store, sensor=args.sensor, batch_size=args.batch_size, steps=args.steps,
+        accelerator=args.accelerator, num_workers=args.num_workers,
+    )  # fmt: skip
+    print(format_report(result))
+    if args.json:
+        write_json(args.json, result)
+
+
+def _match(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.matching import match
+    from eotdl_tutorials.matching.cli import open_match_source
+
+    buffers = {"sentinel-2-l2a": args.s2_buffer_days, "sentinel-1-grd": args.s1_buffer_days,
+               "sentinel-1-rtc": args.s1_buffer_days}  # fmt: skip
+    with open_match_source(args.source, args.world) as (footprints, source):
+        if not (args.footprints or footprints):
+            raise UserError("say which footprints to match: --footprints FILE, or --world FOLDER")
+        result = match(
+            args.footprints or footprints, source, args.collections, time_buffer_days=buffers,
+            max_cloud_cover=None if args.max_cloud_cover < 0 else args.max_cloud_cover,
+            scl_max_cloud=args.scl_max_cloud,
+        )  # fmt: skip
+    result.write(args.out)
+    print(json.dumps(result.summary, indent=1))
+
+
+def _tile(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.tiling import tile
+
+    labels = args.labels or (os.path.join(args.world, "labels") if args.world else None)
+    report = tile(
+        args.matches, args.out, sensors=args.sensors, labels_dir=labels, workers=args.workers,
+        max_nodata_percent=args.max_nodata_percent, max_cloud_percent=args.max_cloud_percent,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(json.dumps(report.summary, indent=1))
+
+
+def _bench_matching(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.matching.bench import bench_matching, format_report
+
+    result = bench_matching(
+        args.world, footprints=args.footprints, baseline_footprints=args.baseline_footprints,
+        dask_workers=args.dask_workers, progress=not args.quiet,
+    )  # fmt: skip
+    print(format_report(result))
+    if args.json:
+        write_json(args.json, result)
+
+
+def _bench_tiling(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.tiling.bench import bench_tiling, format_report
+
+    result = bench_tiling(args.world, workers=args.workers, progress=not args.quiet)
+    print(format_report(result))
+    if args.json:
+        write_json(args.json, result)
+
+
+def _add_matching_commands(
+    commands: argparse._SubParsersAction, bench_commands: argparse._SubParsersAction
+) -> None:
+    """``match``, ``tile``, ``bench matching`` and ``bench tiling``."""
+    m = commands.add_parser(
+        "match",
+        help="match high-resolution footprints with Sentinel-2/-1 scenes",
+        description="Fetch each collection's scenes once for the footprints' area and period, "
+        "join them with every footprint (the scene must contain the footprint's window, within "
+        "the time window and cloud limit) and write matches.parquet (best match per footprint "
+        "and collection), candidates.parquet (all, ranked by time distance), scenes.parquet and "
+        "match.json into --out.",
+    )
+    m.add_argument("--world", help="a sample world: its EarthView index is the default "
+                   "--footprints and, without --source, a local STAC API over it is started")
+    m.add_argument("--footprints", help="geoparquet of footprints: id, geometry, datetime, or "
+                   "the EarthView index columns (json_path, zone, region, date, geometry)")
+    m.add_argument("--source", help="STAC API URL (e.g. https://earth-search.aws.element84.com/v1)"
+                   ", or a stac-geoparquet / JSON file of items")
+    m.add_argument("--out", required=True, help="folder to write the matches into")
+    m.add_argument("--collections", nargs="+", default=["sentinel-2-l2a", "sentinel-1-grd"],
+                   help="collections to match (default: sentinel-2-l2a sentinel-1-grd)")
+    m.add_argument("--s2-buffer-days", type=float, default=30.0, help="total width of the "
+                   "Sentinel-2 time window in days, centred on the footprint (default: 30, +-15)")
+    m.add_argument("--s1-buffer-days", type=float, default=6.0, help="total width of the "
+                   "Sentinel-1 time window in days (default: 6, +-3)")
+    m.add_argument("--max-cloud-cover", type=float, default=5.0, help="largest eo:cloud_cover "
+                   "(percent) of a Sentinel-2 scene; negative: no limit (default: 5)")
+    m.add_argument("--scl-max-cloud", type=float, help="also require at most this percentage "
+                   "of SCL cloud pixels inside the window (reads the scl COGs; default: off)")
+    m.set_defaults(run=_match)
+
+    t = commands.add_parser(
+        "tile",
+        help="cut co-registered chips of matched footprints into a chip store",
+        description="Read each matched footprint's 1 m tile and its window in the best S2 and S1 "
+        "scenes (windowed reads grouped by scene, in parallel processes), write GeoTIFF chips "
+        "and the packed chip store ({sensor}.npy, index.parquet, meta.json, report.parquet). "
+        "Chips already written for the same scene are reused: an interrupted run resumes.",
+    )
+    t.add_argument("matches", help="folder written by `eotdl-tutorials match`")
+    t.add_argument("--out", required=True, help="chip store folder")
+    t.add_argument("--world", help="sample world whose labels/ give the index's labels")
+    t.add_argument("--labels", help="labels folder (landcover/{id}.tif); default: WORLD/labels")
+    t.add_argument("--sensors", nargs="+", default=["hr", "s2", "s1"],
+                   help="sensors to cut (default: hr s2 s1)")
+    t.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    t.add_argument("--max-nodata-percent", type=float, default=0.0,
+                   help="skip chips with more no-data pixels than this percentage (default: 0)")
+    t.add_argument("--max-cloud-percent", type=float,
+                   help="skip S2 chips with more SCL cloud than this percentage (default: off)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(run=_tile)
+
+    bm = bench_commands.add_parser(
+        "matching",
+        help="vectorised matching vs one STAC search per footprint, same local API",
+        description="Match every footprint of a sample world (e.g. the large profile's 1M) "
+        "through a local STAC API, then the same sample of footprints both ways (fast path and "
+        "per-footprint baseline, fully run, not extrapolated); print seconds, peak memory, "
+        "requests, the speed-up and whether the matches are identical.",
+    )
+    bm.add_argument("--world", required=True, help="sample world folder (e.g. profile large)")
+    bm.add_argument("--footprints", type=int, help="match a random sample of this many "
+                    "footprints instead of all")
+    bm.add_argument("--baseline-footprints", type=int, default=2000,
+                    help="footprints matched both ways (default: 2000)")
+    bm.add_argument("--dask-workers", type=int, default=0, help="run the join on a local Dask "
+                    "cluster of this many processes (default: 0, in this process)")
+    bm.add_argument("--json", help="also write the figures to this JSON file")
+    bm.add_argument("--quiet", action="store_true", help="no progress bar")
+    bm.set_defaults(run=_bench_matching)
+
+    bt = bench_commands.add_parser(
+        "tiling",
+        help="the tiler vs plain rasterio windowed reads of the same windows",
+        description="Match a sample world's footprints, then time plain windowed reads of every "
+        "chip's windows (files kept open; and opened per window) and the tiler (reads, checks, "
+        "GeoTIFF chips, packing, labels) in the same run; print chips/s and the ratio.",
+    )
+    bt.add_argument("--world", required=True, help="sample world folder with imagery")
+    bt.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    bt.add_argument("--json", help="also write the figures to this JSON file")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.set_defaults(run=_bench_tiling)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +223,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("world_dir", help="a folder made by `eotdl-tutorials world build`")
     serve.add_argument("--port", type=int, default=7822, help="TCP port (default: 7822)")
     serve.set_defaults(run=_stac_serve)
+
+    # `bench` group: each benchmark adds its own subparser to `bench_commands`.
+    bench = commands.add_parser("bench", help="benchmarks with a baseline measured in the same run")
+    bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
+    training = bench_commands.add_parser(
+        "training",
+        help="the Lightning training helpers vs a bare PyTorch loop, and the data pipeline",
+        description="Train the same classifier on the same chips with the course's Lightning "
+        "helpers and with a bare PyTorch loop; print samples/s, the helpers' overhead and how "
+        "much faster the data pipeline alone is than the model.",
+    )
+    training.add_argument("--store", help="chip store folder (default: a synthetic store)")
+    training.add_argument("--sensor", default="s2", help="sensor to train on (default: s2)")
+    training.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    training.add_argument("--steps", type=int, default=20, help="timed steps (default: 20)")
+    training.add_argument("--accelerator", default="auto", help="auto, cpu or cuda")
+    training.add_argument("--num-workers", type=int, default=0, help="loader workers")
+    training.add_argument("--json", help="also write the figures to this JSON file")
+    training.set_defaults(run=_bench_training)
+    _add_matching_commands(commands, bench_commands)
     return parser
 
 
@@ -81,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         run(args)
-    except (UserError, ValueError, FileNotFoundError, PermissionError, FileExistsError) as err:
+    except (UserError, ValueError, OSError) as err:
         print(f"eotdl-tutorials: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

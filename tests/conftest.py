@@ -1,0 +1,72 @@
+"""Shared fixtures: the project's folders, the real reference data and the ci sample world.
+
+At import, before any test runs, ``$EOTDL_TUTORIALS_DATA`` points at a fresh temporary folder
+for the whole session, so tests never touch a learner's data, and the notebooks the tests execute
+(their kernels inherit the environment) share the sample world that ``ci_world`` builds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from eotdl_tutorials import data_dir
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REALDATA_DIR = PROJECT_ROOT.parent / "shared" / "realdata"
+
+SESSION_DATA = Path(tempfile.mkdtemp(prefix="eotdl-tutorials-tests-"))
+atexit.register(shutil.rmtree, SESSION_DATA, ignore_errors=True)
+os.environ["EOTDL_TUTORIALS_DATA"] = str(SESSION_DATA)
+
+#: Seconds each notebook took in the ci profile, printed at the end of the run.
+NOTEBOOK_SECONDS: pytest.StashKey[dict[str, float]] = pytest.StashKey()
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The project's root folder (where pyproject.toml is)."""
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def realdata_dir() -> Path:
+    """Real STAC metadata from Planetary Computer, in ``../shared/realdata`` beside the project."""
+    if not REALDATA_DIR.is_dir():
+        pytest.skip(
+            f"no real reference data in {REALDATA_DIR}: it sits beside the project only on "
+            "the course's development machines"
+        )
+    return REALDATA_DIR
+
+
+@pytest.fixture(scope="session")
+def ci_world() -> Path:
+    """The ci sample world (seed 0), built once per session into ``data_dir()/"world-ci"``."""
+    from eotdl_tutorials.world import build_world
+
+    path = data_dir() / "world-ci"
+    build_world(path, profile="ci", seed=0, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def notebook_seconds(request: pytest.FixtureRequest) -> dict[str, float]:
+    """Where the notebook tests record how long each notebook ran."""
+    return request.config.stash.setdefault(NOTEBOOK_SECONDS, {})
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Print the notebooks' run times in the ci profile."""
+    seconds = config.stash.get(NOTEBOOK_SECONDS, {})
+    if seconds:
+        terminalreporter.section("notebook run times (ci profile)")
+        for name, value in sorted(seconds.items()):
+            terminalreporter.write_line(f"{name:40} {value:6.1f} s")
