@@ -109,23 +109,54 @@ def _add_matching_commands(
         "and collection), candidates.parquet (all, ranked by time distance), scenes.parquet and "
         "match.json into --out.",
     )
-    m.add_argument("--world", help="a sample world: its EarthView index is the default "
-                   "--footprints and, without --source, a local STAC API over it is started")
-    m.add_argument("--footprints", help="geoparquet of footprints: id, geometry, datetime, or "
-                   "the EarthView index columns (json_path, zone, region, date, geometry)")
-    m.add_argument("--source", help="STAC API URL (e.g. https://earth-search.aws.element84.com/v1)"
-                   ", or a stac-geoparquet / JSON file of items")
+    m.add_argument(
+        "--world",
+        help="a sample world: its EarthView index is the default "
+        "--footprints and, without --source, a local STAC API over it is started",
+    )
+    m.add_argument(
+        "--footprints",
+        help="geoparquet of footprints: id, geometry, datetime, or "
+        "the EarthView index columns (json_path, zone, region, date, geometry)",
+    )
+    m.add_argument(
+        "--source",
+        help="STAC API URL (e.g. https://earth-search.aws.element84.com/v1)"
+        ", or a stac-geoparquet / JSON file of items",
+    )
     m.add_argument("--out", required=True, help="folder to write the matches into")
-    m.add_argument("--collections", nargs="+", default=["sentinel-2-l2a", "sentinel-1-grd"],
-                   help="collections to match (default: sentinel-2-l2a sentinel-1-grd)")
-    m.add_argument("--s2-buffer-days", type=float, default=30.0, help="total width of the "
-                   "Sentinel-2 time window in days, centred on the footprint (default: 30, +-15)")
-    m.add_argument("--s1-buffer-days", type=float, default=6.0, help="total width of the "
-                   "Sentinel-1 time window in days (default: 6, +-3)")
-    m.add_argument("--max-cloud-cover", type=float, default=5.0, help="largest eo:cloud_cover "
-                   "(percent) of a Sentinel-2 scene; negative: no limit (default: 5)")
-    m.add_argument("--scl-max-cloud", type=float, help="also require at most this percentage "
-                   "of SCL cloud pixels inside the window (reads the scl COGs; default: off)")
+    m.add_argument(
+        "--collections",
+        nargs="+",
+        default=["sentinel-2-l2a", "sentinel-1-grd"],
+        help="collections to match (default: sentinel-2-l2a sentinel-1-grd)",
+    )
+    m.add_argument(
+        "--s2-buffer-days",
+        type=float,
+        default=30.0,
+        help="total width of the "
+        "Sentinel-2 time window in days, centred on the footprint (default: 30, +-15)",
+    )
+    m.add_argument(
+        "--s1-buffer-days",
+        type=float,
+        default=6.0,
+        help="total width of the Sentinel-1 time window in days (default: 6, +-3)",
+    )
+    m.add_argument(
+        "--max-cloud-cover",
+        type=float,
+        default=5.0,
+        help="largest eo:cloud_cover "
+        "(percent) of a Sentinel-2 scene; negative: no limit (default: 5)",
+    )
+    m.add_argument(
+        "--scl-max-cloud",
+        type=float,
+        help="also require at most this percentage "
+        "of SCL cloud pixels inside the window (reads the scl COGs; default: off)",
+    )
     m.set_defaults(run=_match)
 
     t = commands.add_parser(
@@ -140,13 +171,24 @@ def _add_matching_commands(
     t.add_argument("--out", required=True, help="chip store folder")
     t.add_argument("--world", help="sample world whose labels/ give the index's labels")
     t.add_argument("--labels", help="labels folder (landcover/{id}.tif); default: WORLD/labels")
-    t.add_argument("--sensors", nargs="+", default=["hr", "s2", "s1"],
-                   help="sensors to cut (default: hr s2 s1)")
+    t.add_argument(
+        "--sensors",
+        nargs="+",
+        default=["hr", "s2", "s1"],
+        help="sensors to cut (default: hr s2 s1)",
+    )
     t.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
-    t.add_argument("--max-nodata-percent", type=float, default=0.0,
-                   help="skip chips with more no-data pixels than this percentage (default: 0)")
-    t.add_argument("--max-cloud-percent", type=float,
-                   help="skip S2 chips with more SCL cloud than this percentage (default: off)")
+    t.add_argument(
+        "--max-nodata-percent",
+        type=float,
+        default=0.0,
+        help="skip chips with more no-data pixels than this percentage (default: 0)",
+    )
+    t.add_argument(
+        "--max-cloud-percent",
+        type=float,
+        help="skip S2 chips with more SCL cloud than this percentage (default: off)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(run=_tile)
 
@@ -159,12 +201,24 @@ def _add_matching_commands(
         "requests, the speed-up and whether the matches are identical.",
     )
     bm.add_argument("--world", required=True, help="sample world folder (e.g. profile large)")
-    bm.add_argument("--footprints", type=int, help="match a random sample of this many "
-                    "footprints instead of all")
-    bm.add_argument("--baseline-footprints", type=int, default=2000,
-                    help="footprints matched both ways (default: 2000)")
-    bm.add_argument("--dask-workers", type=int, default=0, help="run the join on a local Dask "
-                    "cluster of this many processes (default: 0, in this process)")
+    bm.add_argument(
+        "--footprints",
+        type=int,
+        help="match a random sample of this many footprints instead of all",
+    )
+    bm.add_argument(
+        "--baseline-footprints",
+        type=int,
+        default=2000,
+        help="footprints matched both ways (default: 2000)",
+    )
+    bm.add_argument(
+        "--dask-workers",
+        type=int,
+        default=0,
+        help="run the join on a local Dask "
+        "cluster of this many processes (default: 0, in this process)",
+    )
     bm.add_argument("--json", help="also write the figures to this JSON file")
     bm.add_argument("--quiet", action="store_true", help="no progress bar")
     bm.set_defaults(run=_bench_matching)

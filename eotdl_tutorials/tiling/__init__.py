@@ -1,0 +1,28 @@
+"""Cut co-registered chips of every matched footprint and pack them into the chip store.
+
+:func:`tile` reads, for each footprint, its 1 m tile and the footprint's window in its best
+Sentinel-2 and Sentinel-1 scenes (windowed reads, files kept open, grouped by scene, in parallel
+processes) and writes ``{sensor}.npy``, ``index.parquet``, ``meta.json`` and GeoTIFF chips.
+"""
+
+from eotdl_tutorials.tiling.chips import chip_path, label_of
+from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
+from eotdl_tutorials.tiling.store import (
+    DEFAULT_SENSORS,
+    TilingReport,
+    presence_column,
+    split_of,
+    tile,
+)
+
+__all__ = [
+    "DEFAULT_SENSORS",
+    "SENSORS",
+    "SensorSpec",
+    "TilingReport",
+    "chip_path",
+    "label_of",
+    "presence_column",
+    "split_of",
+    "tile",
+]

@@ -1,0 +1,139 @@
+"""Benchmark: the tiler against plain rasterio windowed reads of the same windows, in one run.
+
+``raw`` reads exactly the pixels the tiler reads (the covering window of every chip in every band
+file, and each 1 m tile's label mask), with the same files kept open, the same grouping and the
+same number of processes, and does nothing else: no checks, no chip files, no packing. It is the
+I/O floor of the tiler, so ``ratio_to_raw`` (raw seconds over tiler seconds for the same planned
+chips, i.e. the tiler's throughput as a fraction of raw reads) says what the tiler's own work
+costs. ``naive_read_seconds`` is the same reads opening the file for each window, as a script
+would. Both read passes and the tiler run once each after a warm-up pass, from the page cache.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import rasterio
+
+from eotdl_tutorials.matching import match
+from eotdl_tutorials.matching.rasters import covering_window, source_pixels
+from eotdl_tutorials.tiling.chips import ChipJob
+from eotdl_tutorials.tiling.store import (
+    DEFAULT_CHUNK,
+    DEFAULT_SENSORS,
+    chip_shape,
+    group_tasks,
+    plan_jobs,
+    tile,
+)
+
+#: Time windows for the bench's matching (S1 of the sample worlds passes every 6 to 24 days).
+BENCH_TIME_BUFFER_DAYS = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
+
+
+def _read_windows(task: tuple[str, list[ChipJob], bool]) -> int:
+    """Read every job's covering window from its files; reopen per window if ``naive``."""
+    _, jobs, naive = task
+    opened: dict[str, rasterio.DatasetReader] = {}
+    pixels = 0
+    try:
+        for job in jobs:
+            for href in job.hrefs + ((job.label_href,) if job.label_href else ()):
+                if naive:
+                    src = rasterio.open(href)
+                else:
+                    src = opened.get(href) or opened.setdefault(href, rasterio.open(href))
+                rows, cols = source_pixels(src, job.grid)
+                window = covering_window(src, rows, cols)
+                pixels += src.read(window=window).size if window is not None else 0
+                if naive:
+                    src.close()
+    finally:
+        for src in opened.values():
+            src.close()
+    return pixels
+
+
+def _timed_reads(tasks: list[tuple[str, list[ChipJob]]], workers: int, naive: bool) -> float:
+    started = time.perf_counter()
+    work = [(sensor, jobs, naive) for sensor, jobs in tasks]
+    if workers <= 1:
+        for task in work:
+            _read_windows(task)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_read_windows, work))
+    return time.perf_counter() - started
+
+
+def bench_tiling(
+    world_dir: str | os.PathLike[str],
+    workers: int = 2,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Tile a sample world's matches and time plain reads of the same windows (see above)."""
+    from eotdl_tutorials.world import open_world
+
+    world = open_world(world_dir)
+    matches = match(
+        world.earthview_index, world.items_parquet, time_buffer_days=BENCH_TIME_BUFFER_DAYS
+    )
+    shapes = {s: chip_shape(matches.best, s) for s in DEFAULT_SENSORS}
+    labels = world.root / "labels"
+    jobs, _, planned = plan_jobs(matches.best, matches.scenes, DEFAULT_SENSORS, shapes, labels)
+    tasks = list(group_tasks(jobs, DEFAULT_CHUNK))
+    planned_chips = sum(len(j) for j in jobs.values())
+    _timed_reads(tasks, workers, naive=False)  # warm-up: the page cache holds the files
+    raw_seconds = _timed_reads(tasks, workers, naive=False)
+    naive_seconds = _timed_reads(tasks, workers, naive=True)
+    with tempfile.TemporaryDirectory(dir=out) as folder:
+        started = time.perf_counter()
+        report = tile(
+            matches, folder, labels_dir=world.root / "labels", workers=workers, progress=progress
+        )
+        seconds = time.perf_counter() - started
+    chips = int((report.chips["status"] == "written").sum())
+    return {
+        "world": str(world.root),
+        "footprints": len(matches.best),
+        "packed_footprints": report.summary["packed"],
+        "planned_chips": planned_chips,
+        "chips": chips,
+        "workers": workers,
+        "seconds": round(seconds, 3),
+        "chips_per_s": round(chips / seconds, 1),
+        "raw_read_seconds": round(raw_seconds, 3),
+        "raw_chips_per_s": round(planned_chips / raw_seconds, 1),
+        "naive_read_seconds": round(naive_seconds, 3),
+        # the tiler reads every planned chip too (some are then skipped): same work, so the
+        # throughput ratio is the ratio of times
+        "ratio_to_raw": round(raw_seconds / seconds, 3),
+        "ratio_to_naive": round(naive_seconds / seconds, 3),
+        "skipped": report.summary["skipped_reasons"],
+        "footprints_planned": int(len(planned)),
+    }
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The benchmark as a readable table."""
+    rows = [
+        ("footprints (packed)", f"{result['footprints']:,} ({result['packed_footprints']:,})"),
+        ("workers", str(result["workers"])),
+        ("tiler: chips written", f"{result['chips']:,}"),
+        ("  seconds", f"{result['seconds']:.2f}"),
+        ("  chips/s", f"{result['chips_per_s']:,.1f}"),
+        ("raw windowed reads (files open)", f"{result['planned_chips']:,} chips"),
+        ("  seconds", f"{result['raw_read_seconds']:.2f}"),
+        ("  chips/s", f"{result['raw_chips_per_s']:,.1f}"),
+        ("naive reads (open per window) s", f"{result['naive_read_seconds']:.2f}"),
+        ("tiler / raw throughput", f"{result['ratio_to_raw']:.0%}"),
+        ("tiler / naive throughput", f"{result['ratio_to_naive']:.0%}"),
+        ("skipped", ", ".join(f"{k}: {v}" for k, v in result["skipped"].items()) or "none"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -1,0 +1,277 @@
+"""Cut chips: the worker side of the tiler.
+
+A task is a list of chip jobs of one sensor that share source files (one Sentinel scene, or a
+batch of 1 m tiles). The worker opens each source file once, reads every job's window with
+:func:`~eotdl_tutorials.matching.rasters.read_chip`, checks it (no-data, cloud), writes the chip
+as a GeoTIFF under a temporary name then renames it, and copies it into the row of the staging
+array that becomes the packed ``{sensor}.npy``. A chip already on disk for the same item is
+reused instead of read again, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+
+from eotdl_tutorials.files import atomic_path
+from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
+from eotdl_tutorials.tiling.geotiff import write_geotiff
+from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
+from eotdl_tutorials.world.sensors import SCL_CLOUD
+from eotdl_tutorials.world.spec import BUILDING, BUILT_UP, CLASSES, PARCEL_CLASSES, ROAD
+
+#: Statuses of a chip in the report.
+WRITTEN, REUSED, SKIPPED = "written", "reused", "skipped"
+
+
+class SourceError(Exception):
+    """A source file that is missing or cannot be read (e.g. truncated)."""
+
+
+@dataclass(frozen=True)
+class ChipJob:
+    """One chip to cut: staging ``row``, footprint ``id``, source ``item`` and files, grid."""
+
+    row: int
+    id: str
+    item: str
+    hrefs: tuple[str, ...]
+    grid: ChipGrid
+    dn_shift: int = 0
+    scl_href: str | None = None
+    label_href: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What every worker needs to know besides its jobs."""
+
+    out_dir: str
+    staging: dict[str, str]
+    max_nodata_percent: float = 0.0
+    max_cloud_percent: float | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask)."""
+
+    row: int
+    id: str
+    sensor: str
+    item: str
+    status: str
+    reason: str = ""
+    label: int = -1
+    presence: list[bool] | None = field(default=None)
+
+
+def chip_path(out_dir: str | os.PathLike[str], sensor: str, footprint_id: str) -> Path:
+    """Where the GeoTIFF chip of a footprint and sensor lies."""
+    return Path(out_dir) / "chips" / sensor / f"{footprint_id.replace(os.sep, '_')}.tif"
+
+
+def hr_href_from_metadata(metadata: str) -> str:
+    """The ``analytic`` asset of an EarthView tile's metadata JSON (relative to the JSON)."""
+    try:
+        item = json.loads(Path(metadata).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SourceError(f"missing tile metadata: {metadata} ({err})") from None
+    href = ((item.get("assets") or {}).get("analytic") or {}).get("href")
+    if href is None:
+        raise SourceError(f"missing asset: tile metadata {metadata} has no analytic asset")
+    return href if "://" in href or os.path.isabs(href) else str(Path(metadata).parent / href)
+
+
+def _open(href: str) -> rasterio.DatasetReader:
+    try:
+        return rasterio.open(href)
+    except RasterioError as err:
+        if "://" not in href and not Path(href).exists():
+            raise SourceError(f"missing asset file: {href}") from None
+        raise SourceError(f"unreadable asset file: {href} ({err})") from None
+
+
+def _read(sources: list[rasterio.DatasetReader], grid: ChipGrid, spec: SensorSpec) -> np.ndarray:
+    """The chip of ``grid`` from one multi-band file or one file per band, in the spec's dtype."""
+    try:
+        if len(sources) == 1:
+            data = read_chip(sources[0], grid, list(range(1, len(spec.bands) + 1)))
+        else:
+            data = np.concatenate([read_chip(src, grid, [1]) for src in sources])
+    except RasterioError as err:
+        raise SourceError(f"unreadable asset file: {err} (is it truncated?)") from None
+    return data
+
+
+def _nodata_mask(data: np.ndarray, spec: SensorSpec) -> np.ndarray:
+    """Pixels where any band is no-data (0, or non-positive/NaN linear sigma0 for SAR)."""
+    if spec.name == "s1":
+        return ~(data > 0).all(axis=0)
+    return (data == 0).any(axis=0)
+
+
+def _to_store(data: np.ndarray, spec: SensorSpec, dn_shift: int) -> np.ndarray:
+    """Source values to the store's encoding (S1: linear to dB; S2: DN offset to +1000)."""
+    if spec.name == "s1":
+        return (10.0 * np.log10(data.astype("float64"))).astype("float32")
+    if dn_shift:
+        shifted = data.astype("int64") + dn_shift
+        return np.where(data == 0, 0, np.clip(shifted, 1, 65535)).astype(spec.dtype)
+    return data.astype(spec.dtype)
+
+
+def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
+    with _open(scl_href) as src:
+        scl = read_chip(src, grid, [1])[0]
+    valid = scl != 0
+    return 100.0 * float(np.isin(scl[valid], SCL_CLOUD).mean()) if valid.any() else 100.0
+
+
+def label_of(mask: np.ndarray) -> tuple[int, list[bool]]:
+    """Dominant class among 0..5 (roads and buildings count as built-up) and class presence."""
+    counts = np.array([np.count_nonzero(mask == code) for code in range(len(CLASSES))])
+    parcels = counts[: len(PARCEL_CLASSES)].copy()
+    parcels[BUILT_UP] += counts[ROAD] + counts[BUILDING]
+    return int(np.argmax(parcels)), (counts > 0).tolist()
+
+
+def _label(job: ChipJob) -> tuple[int, list[bool] | None]:
+    if job.label_href is None or not Path(job.label_href).exists():
+        return -1, None
+    with rasterio.open(job.label_href) as src:
+        return label_of(read_chip(src, job.grid, [1], fill=255)[0])
+
+
+def _reusable(path: Path, job: ChipJob, spec: SensorSpec) -> np.ndarray | None:
+    """The chip already on disk, if it is complete and cut from the same item (a copied 1 m
+    tile carries no item tag: its file name says which it is)."""
+    if not path.exists():
+        return None
+    try:
+        with rasterio.open(path) as src:
+            same = (
+                src.tags().get("item", job.item) == job.item
+                and (src.count, src.height, src.width)
+                == (len(spec.bands), job.grid.height, job.grid.width)
+                and src.dtypes[0] == spec.dtype
+            )
+            return src.read() if same else None
+    except RasterioError:
+        return None  # a damaged chip is cut again
+
+
+def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) -> bool:
+    """Whether a local source file already is the chip: the chip's pixels are the file's
+    pixels, in order, with the same bands and encoding (a 1 m tile cut on its own footprint)."""
+    if spec.name == "s1" or job.dn_shift or not Path(src.name).is_file():
+        return False
+    if (src.count, src.dtypes[0]) != (len(spec.bands), spec.dtype):
+        return False
+    rows, cols = source_pixels(src, job.grid)
+    return (
+        rows.ndim == 1
+        and np.array_equal(rows, np.arange(src.height))
+        and np.array_equal(cols, np.arange(src.width))
+    )
+
+
+def _write_chip(
+    path: Path, chip: np.ndarray, job: ChipJob, spec: SensorSpec, sources: list
+) -> None:
+    """Write the chip as a GeoTIFF, or copy the source file when it is the chip already."""
+    with atomic_path(path) as tmp:
+        if len(sources) == 1 and _is_the_source(sources[0], job, spec):
+            shutil.copyfile(sources[0].name, tmp)
+            return
+        write_geotiff(
+            tmp,
+            chip,
+            job.grid.transform,
+            job.grid.epsg,
+            spec.nodata,
+            tags={"item": job.item, "footprint": job.id},
+            descriptions=list(spec.bands),
+        )
+
+
+def _cut(
+    job: ChipJob, sources: list[rasterio.DatasetReader], spec: SensorSpec, options: TaskOptions
+) -> tuple[np.ndarray | None, str]:
+    """The chip of ``job`` in store encoding, or None and why it is skipped."""
+    data = _read(sources, job.grid, spec)
+    nodata = 100.0 * float(_nodata_mask(data, spec).mean())
+    if nodata > options.max_nodata_percent:
+        return None, f"nodata: {nodata:.1f}% of the chip has no data"
+    if options.max_cloud_percent is not None and job.scl_href is not None:
+        cloud = _cloud_percent(job.scl_href, job.grid)
+        if cloud > options.max_cloud_percent:
+            return None, f"cloudy: {cloud:.1f}% of the chip is cloud (SCL)"
+    return _to_store(data, spec, job.dn_shift), ""
+
+
+class _OpenFiles:
+    """The source files of the current job, kept open while the next jobs share them."""
+
+    def __init__(self) -> None:
+        self.hrefs: tuple[str, ...] = ()
+        self.sources: list[rasterio.DatasetReader] = []
+        self.error: SourceError | None = None
+
+    def get(self, hrefs: tuple[str, ...]) -> list[rasterio.DatasetReader]:
+        if hrefs != self.hrefs:
+            self.close()
+            self.hrefs = hrefs
+            try:
+                for href in hrefs:
+                    self.sources.append(_open(href))
+            except SourceError as err:
+                self.error = err
+        if self.error is not None:
+            raise self.error
+        return self.sources
+
+    def close(self) -> None:
+        for src in self.sources:
+            src.close()
+        self.hrefs, self.sources, self.error = (), [], None
+
+
+def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Outcome]:
+    """Cut (or reuse) every chip of ``jobs`` (sorted so that jobs sharing files are adjacent:
+    each source file is opened once)."""
+    spec = SENSORS[sensor]
+    staging = np.load(options.staging[sensor], mmap_mode="r+")
+    outcomes: list[Outcome] = []
+    files = _OpenFiles()
+    try:
+        for job in jobs:
+            outcome = Outcome(job.row, job.id, sensor, job.item, SKIPPED)
+            path = chip_path(options.out_dir, sensor, job.id)
+            try:
+                chip = _reusable(path, job, spec)
+                if chip is not None:
+                    outcome.status = REUSED
+                else:
+                    sources = files.get(job.hrefs)
+                    chip, outcome.reason = _cut(job, sources, spec, options)
+                    if chip is not None:
+                        _write_chip(path, chip, job, spec, sources)
+                        outcome.status = WRITTEN
+                if chip is not None:
+                    staging[job.row] = chip
+                    if sensor == "hr":
+                        outcome.label, outcome.presence = _label(job)
+            except SourceError as err:
+                outcome.reason = str(err)
+            outcomes.append(outcome)
+    finally:
+        files.close()
+    return outcomes

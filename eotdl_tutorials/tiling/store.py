@@ -1,0 +1,395 @@
+"""Build the multi-sensor chip store from matches (the chip-store contract of the course).
+
+:func:`tile` plans one chip per footprint and sensor (``hr``: the 1 m tile; ``s2``/``s1``: the
+footprint's window in its best-matching scene), cuts them in parallel processes grouped by
+source scene (:mod:`~eotdl_tutorials.tiling.chips`), and packs the footprints whose chips all
+succeeded into ``{sensor}.npy`` + ``index.parquet`` + ``meta.json``. It returns a
+:class:`TilingReport` saying what was written, reused or skipped, and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from numpy.lib.format import open_memmap
+from tqdm.auto import tqdm
+
+from eotdl_tutorials import __version__
+from eotdl_tutorials.files import atomic_path, check_writable, write_json
+from eotdl_tutorials.matching import MatchResult, read_matches
+from eotdl_tutorials.matching.rasters import ChipGrid
+from eotdl_tutorials.tiling.chips import (
+    REUSED,
+    SKIPPED,
+    WRITTEN,
+    ChipJob,
+    Outcome,
+    SourceError,
+    TaskOptions,
+    hr_href_from_metadata,
+    run_task,
+)
+from eotdl_tutorials.tiling.specs import SENSORS
+from eotdl_tutorials.world.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2A_SCALE
+from eotdl_tutorials.world.spec import CLASSES
+
+STORE_FORMAT = "eotdl-tutorials-chips"
+DEFAULT_SENSORS = ("hr", "s2", "s1")
+#: Chips per task: small enough to spread a scene over workers, large enough to amortise.
+DEFAULT_CHUNK = 64
+#: Fractions of footprints (by a hash of their id) in the train and validation splits.
+SPLITS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
+
+
+@dataclass
+class TilingReport:
+    """Per chip: ``id``, ``sensor``, ``item``, ``status`` (written/reused/skipped), ``reason``;
+    ``summary``: counts, the packed chips and the time it took."""
+
+    chips: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def reasons(self) -> pd.Series:
+        """How many chips were skipped for each kind of reason (the text before its colon:
+        no match, nodata, cloudy, missing asset, missing asset file, unreadable asset file,
+        missing tile metadata, chip size)."""
+        skipped = self.chips[self.chips["status"] == SKIPPED]
+        return skipped["reason"].str.split(":").str[0].value_counts()
+
+
+def split_of(footprint_id: str) -> str:
+    """train/val/test, fixed by a hash of the id (stable across runs and machines)."""
+    digest = hashlib.blake2b(footprint_id.encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "little") / 2**64
+    edge = 0.0
+    for name, share in SPLITS:
+        edge += share
+        if u < edge:
+            return name
+    return SPLITS[-1][0]
+
+
+def presence_column(class_name: str) -> str:
+    """The index column saying whether ``class_name`` appears in the footprint."""
+    return f"presence_{class_name}"
+
+
+def _grid(row: Any, gsd: float, width: int, height: int) -> ChipGrid:
+    """The grid of ``width`` x ``height`` pixels of ``gsd`` m centred on the footprint's window."""
+    half_w, half_h = width * gsd / 2, height * gsd / 2
+    cx, cy = float(row.window_cx), float(row.window_cy)
+    return ChipGrid(
+        int(row.grid_epsg), (cx - half_w, cy - half_h, cx + half_w, cy + half_h), width, height
+    )
+
+
+def _sizes(best: gpd.GeoDataFrame, sensor: str) -> tuple[np.ndarray, np.ndarray]:
+    """Chip width and height (pixels) of every footprint for ``sensor``."""
+    if sensor == "hr":
+        gsd = SENSORS["hr"].gsd
+        return (
+            np.round(best["footprint_width_m"] / gsd).astype(int).to_numpy(),
+            np.round(best["footprint_height_m"] / gsd).astype(int).to_numpy(),
+        )
+    return best["window_width_px"].to_numpy(int), best["window_height_px"].to_numpy(int)
+
+
+def chip_shape(best: gpd.GeoDataFrame, sensor: str) -> tuple[int, int]:
+    """The most common (height, width): the packed array's chip size."""
+    widths, heights = _sizes(best, sensor)
+    pairs, counts = np.unique(np.column_stack([heights, widths]), axis=0, return_counts=True)
+    height, width = pairs[np.argmax(counts)]
+    return int(height), int(width)
+
+
+def _scene_lookup(scenes: gpd.GeoDataFrame) -> dict[str, tuple[dict, float]]:
+    """Item id -> (assets, L2A reflectance offset or NaN)."""
+    offsets = scenes.get("reflectance_offset", pd.Series(np.nan, index=scenes.index))
+    return dict(
+        zip(scenes["id"], zip(scenes["assets"], offsets.astype(float), strict=True), strict=True)
+    )
+
+
+def _dn_shift(offset: float) -> int:
+    """DNs to add so an S2 scene's values follow the store's encoding (offset -0.1)."""
+    return 0 if np.isnan(offset) else round((offset - S2_L2A_OFFSET) / S2_L2A_SCALE)
+
+
+def _hr_source(row: Any) -> tuple[str, tuple[str, ...], dict]:
+    """The 1 m tile of a footprint: its own file (``hr_href`` or the EarthView metadata)."""
+    href = getattr(row, "hr_href", None)
+    metadata = getattr(row, "hr_metadata", None)
+    if not isinstance(href, str) and isinstance(metadata, str):
+        href = hr_href_from_metadata(metadata)
+    if not isinstance(href, str):
+        raise SourceError("no match: no 1 m image for this footprint")
+    return row.id, (href,), {}
+
+
+def _scene_source(
+    row: Any, sensor: str, lookup: dict[str, tuple[dict, float]]
+) -> tuple[str, tuple[str, ...], dict]:
+    """The best-matching scene of a footprint: its band files in the spec's order."""
+    item = getattr(row, f"{sensor}_item")
+    if pd.isna(item):
+        raise SourceError(f"no match: no {sensor} scene for this footprint")
+    assets, offset = lookup[item]
+    missing = [band for band in SENSORS[sensor].bands if band not in assets]
+    if missing:
+        raise SourceError(f"missing asset: item {item} has no {', '.join(missing)}")
+    extra = {}
+    if sensor == "s2":
+        extra = {
+            "dn_shift": _dn_shift(offset),
+            "scl_href": assets.get("scl"),
+        }
+    return item, tuple(assets[band] for band in SENSORS[sensor].bands), extra
+
+
+def plan_jobs(
+    best: gpd.GeoDataFrame,
+    scenes: gpd.GeoDataFrame,
+    sensors: Sequence[str],
+    shapes: dict[str, tuple[int, int]],
+    labels_dir: str | os.PathLike[str] | None,
+) -> tuple[dict[str, list[ChipJob]], list[Outcome], np.ndarray]:
+    """The chip jobs per sensor, the chips skipped before reading, and the planned footprints.
+
+    A footprint is planned when every sensor has a source for it; staging row ``k`` is the
+    ``k``-th planned footprint.
+    """
+    lookup = _scene_lookup(scenes)
+    rows = list(best.itertuples())
+    sources: list[dict[str, tuple[str, tuple[str, ...], dict]]] = [{} for _ in rows]
+    skipped: list[Outcome] = []
+    for sensor in sensors:
+        widths, heights = _sizes(best, sensor)
+        for i, row in enumerate(rows):
+            try:
+                source = _hr_source(row) if sensor == "hr" else _scene_source(row, sensor, lookup)
+                if (heights[i], widths[i]) != shapes[sensor]:
+                    raise SourceError(
+                        f"chip size: {heights[i]}x{widths[i]} px, not {shapes[sensor]}"
+                    )
+                sources[i][sensor] = source
+            except SourceError as err:
+                item = row.id if sensor == "hr" else getattr(row, f"{sensor}_item")
+                item = "" if pd.isna(item) else str(item)
+                skipped.append(Outcome(-1, row.id, sensor, item, SKIPPED, str(err)))
+    planned = np.array([i for i, found in enumerate(sources) if len(found) == len(sensors)], int)
+    jobs: dict[str, list[ChipJob]] = {s: [] for s in sensors}
+    for staging_row, i in enumerate(planned):
+        row = rows[i]
+        for sensor in sensors:
+            item, hrefs, extra = sources[i][sensor]
+            height, width = shapes[sensor]
+            grid = _grid(row, SENSORS[sensor].gsd, width, height)
+            if sensor == "hr" and labels_dir is not None:
+                extra = {"label_href": str(Path(labels_dir) / "landcover" / f"{row.id}.tif")}
+            jobs[sensor].append(ChipJob(staging_row, row.id, item, hrefs, grid, **extra))
+    return jobs, skipped, planned
+
+
+def group_tasks(jobs: dict[str, list[ChipJob]], chunk: int) -> Iterator[tuple[str, list[ChipJob]]]:
+    """Jobs grouped by source files (a scene), cut into chunks of at most ``chunk`` jobs."""
+    for sensor, sensor_jobs in jobs.items():
+        ordered = sorted(sensor_jobs, key=lambda j: (j.hrefs, j.row))
+        group: list[ChipJob] = []
+        for job in ordered:
+            # a 1 m tile is its own file: batch many; a scene: a task per scene chunk
+            if group and (len(group) >= chunk or (sensor != "hr" and job.hrefs != group[0].hrefs)):
+                yield sensor, group
+                group = []
+            group.append(job)
+        if group:
+            yield sensor, group
+
+
+def _run_all(
+    tasks: list[tuple[str, list[ChipJob]]], options: TaskOptions, workers: int, progress: bool
+) -> list[Outcome]:
+    total = sum(len(jobs) for _, jobs in tasks)
+    bar = tqdm(total=total, desc="chips", unit="chip", disable=not progress)
+    outcomes: list[Outcome] = []
+    try:
+        if workers <= 1:
+            for sensor, jobs in tasks:
+                outcomes += run_task(sensor, jobs, options)
+                bar.update(len(jobs))
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                futures = {pool.submit(run_task, s, j, options): len(j) for s, j in tasks}
+                for future in as_completed(futures):
+                    outcomes += future.result()
+                    bar.update(futures[future])
+    finally:
+        bar.close()
+    return outcomes
+
+
+def _index(
+    best: gpd.GeoDataFrame,
+    rows: np.ndarray,
+    sensors: Sequence[str],
+    labels: dict[int, tuple[int, list[bool] | None]],
+    staging_rows: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """The contract's ``index.parquet`` for footprints ``rows`` of ``best``."""
+    chosen = best.iloc[rows].reset_index(drop=True)
+    index = gpd.GeoDataFrame(
+        {"id": chosen["id"].astype(str), "datetime": chosen["datetime"]},
+        geometry=chosen.geometry.to_numpy(),
+        crs=best.crs,
+    ).to_crs(4326)
+    zone_of = (chosen["grid_epsg"] % 100).astype(str) + np.where(
+        chosen["grid_epsg"] < 32700, "N", "S"
+    )
+    left = (chosen["window_cx"] - chosen["footprint_width_m"] / 2).round().astype(int)
+    bottom = (chosen["window_cy"] - chosen["footprint_height_m"] / 2).round().astype(int)
+    index["zone"] = chosen["zone"] if "zone" in chosen else zone_of
+    index["region"] = (
+        chosen["region"] if "region" in chosen else left.astype(str) + "_" + bottom.astype(str)
+    )
+    for sensor in sensors:
+        if sensor == "hr":
+            index["hr_item"], index["hr_datetime"] = index["id"], index["datetime"]
+        else:
+            index[f"{sensor}_item"] = chosen[f"{sensor}_item"].astype(str)
+            index[f"{sensor}_datetime"] = chosen[f"{sensor}_datetime"]
+            index[f"{sensor}_dt_days"] = chosen[f"{sensor}_dt_days"]
+    index["label"] = [labels.get(int(r), (-1, None))[0] for r in staging_rows]
+    for k, name in enumerate(CLASSES):
+        index[presence_column(name)] = pd.array(
+            [
+                None if (p := labels.get(int(r), (-1, None))[1]) is None else p[k]
+                for r in staging_rows
+            ],
+            dtype="boolean",
+        )
+    index["split"] = [split_of(i) for i in index["id"]]
+    return index
+
+
+def _pack(staging: str, final: Path, rows: np.ndarray, batch: int = 256) -> None:
+    """The staging rows ``rows`` as the packed array ``final`` (a rename when that is all)."""
+    source = np.load(staging, mmap_mode="r")
+    if len(rows) == len(source) and (rows == np.arange(len(rows))).all():
+        del source
+        os.replace(staging, final)
+        return
+    with atomic_path(final) as tmp:
+        out = open_memmap(tmp, mode="w+", dtype=source.dtype, shape=(len(rows), *source.shape[1:]))
+        for start in range(0, len(rows), batch):
+            out[start : start + batch] = source[rows[start : start + batch]]
+        del out
+
+
+def tile(
+    matches: MatchResult | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    sensors: Sequence[str] = DEFAULT_SENSORS,
+    labels_dir: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    max_nodata_percent: float = 0.0,
+    max_cloud_percent: float | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    progress: bool = True,
+) -> TilingReport:
+    """Cut and pack the chips of every matched footprint into the chip store ``out``.
+
+    ``matches``: a :class:`~eotdl_tutorials.matching.MatchResult` or its folder. ``labels_dir``:
+    a sample world's ``labels/`` folder (label masks ``landcover/{id}.tif``), or None.
+    ``workers``: processes (1: in this process). Chips with more than ``max_nodata_percent``
+    no-data pixels, or (S2, when set) more than ``max_cloud_percent`` SCL cloud, are skipped.
+    Chips already in ``out/chips`` for the same item are reused, not read again.
+    """
+    started = time.perf_counter()
+    result = matches if isinstance(matches, MatchResult) else read_matches(matches)
+    unknown = [s for s in sensors if s not in SENSORS]
+    if unknown or not sensors:
+        raise ValueError(f"unknown sensors {unknown or sensors}: use some of {', '.join(SENSORS)}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    best = result.best
+    if len(best) == 0:
+        raise ValueError("no footprints in the matches: nothing to tile")
+    out = check_writable(out)
+    shapes = {s: chip_shape(best, s) for s in sensors}
+    jobs, skipped, planned = plan_jobs(best, result.scenes, sensors, shapes, labels_dir)
+    staging_dir = out / ".staging"
+    staging_dir.mkdir(exist_ok=True)
+    staging = {}
+    for sensor in sensors:
+        spec = SENSORS[sensor]
+        path = staging_dir / f"{sensor}.npy"
+        open_memmap(
+            path,
+            mode="w+",
+            dtype=spec.dtype,
+            shape=(max(len(planned), 1), len(spec.bands), *shapes[sensor]),
+        )
+        staging[sensor] = str(path)
+    options = TaskOptions(str(out), staging, max_nodata_percent, max_cloud_percent)
+    outcomes = _run_all(list(group_tasks(jobs, chunk)), options, workers, progress)
+    good = np.zeros(len(planned), dtype=bool)
+    per_row: dict[int, int] = {}
+    labels: dict[int, tuple[int, list[bool] | None]] = {}
+    for o in outcomes:
+        if o.status in (WRITTEN, REUSED):
+            per_row[o.row] = per_row.get(o.row, 0) + 1
+        if o.sensor == "hr" and o.status != SKIPPED:
+            labels[o.row] = (o.label, o.presence)
+    for row, count in per_row.items():
+        good[row] = count == len(sensors)
+    staging_rows = np.flatnonzero(good)
+    (out / "meta.json").unlink(missing_ok=True)  # the store is incomplete until meta.json
+    for sensor in sensors:
+        _pack(staging[sensor], out / f"{sensor}.npy", staging_rows)
+    index = _index(best, planned[staging_rows], sensors, labels, staging_rows)
+    with atomic_path(out / "index.parquet") as tmp:
+        index.to_parquet(tmp)
+    report = pd.DataFrame(
+        [(o.id, o.sensor, o.item, o.status, o.reason) for o in skipped + outcomes],
+        columns=["id", "sensor", "item", "status", "reason"],
+    )
+    with atomic_path(out / "report.parquet") as tmp:
+        report.to_parquet(tmp, index=False)
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    counts = report.groupby(["sensor", "status"]).size()
+    summary = {
+        "footprints": len(best),
+        "packed": int(len(staging_rows)),
+        "chips": {f"{s}/{st}": int(n) for (s, st), n in counts.items()},
+        "skipped_reasons": {},
+        "seconds": round(time.perf_counter() - started, 3),
+        "workers": workers,
+    }
+    tiling_report = TilingReport(report, summary)
+    summary["skipped_reasons"] = {k: int(v) for k, v in tiling_report.reasons().items()}
+    meta = {
+        "format": STORE_FORMAT,
+        "format_version": 1,
+        "count": int(len(staging_rows)),
+        "sensors": {s: SENSORS[s].meta(*shapes[s]) for s in sensors},
+        "classes": list(CLASSES),
+        "source": {
+            "matches": result.summary,
+            "labels_dir": str(labels_dir) if labels_dir else None,
+            "s2_dn_offset": S2_L2A_DN_OFFSET,
+            "eotdl_tutorials": __version__,
+            "report": summary,
+        },
+    }
+    write_json(out / "meta.json", meta)
+    return tiling_report

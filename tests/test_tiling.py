@@ -1,0 +1,294 @@
+"""Tiling: the chip store contract on the ci world, co-registration, labels, resuming, faults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from pyproj import Transformer
+from rasterio.transform import from_origin
+from rasterio.warp import Resampling, reproject
+
+from eotdl_tutorials.matching import MatchResult, match
+from eotdl_tutorials.matching.rasters import ChipGrid, read_chip
+from eotdl_tutorials.tiling import SENSORS, chip_path, label_of, presence_column, split_of, tile
+from eotdl_tutorials.world import CLASSES
+
+#: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
+S1_BUFFER = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
+
+
+@pytest.fixture(scope="module")
+def world(ci_world):
+    from eotdl_tutorials.world import open_world
+
+    return open_world(ci_world)
+
+
+@pytest.fixture(scope="module")
+def matches(world) -> MatchResult:
+    return match(world.earthview_index, world.items_parquet, time_buffer_days=S1_BUFFER)
+
+
+@pytest.fixture(scope="module")
+def store(world, matches, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store")
+    report = tile(matches, out, labels_dir=world.root / "labels", workers=2, progress=False)
+    return out, report
+
+
+def test_store_follows_the_contract(store, matches):
+    out, report = store
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["format"] == "eotdl-tutorials-chips" and meta["format_version"] == 1
+    assert meta["classes"] == list(CLASSES)
+    n = meta["count"]
+    assert n == report.summary["packed"] >= 10
+    for sensor, spec in meta["sensors"].items():
+        array = np.load(out / f"{sensor}.npy", mmap_mode="r")
+        assert array.shape == (n, *spec["shape"]) and array.dtype == spec["dtype"]
+        assert spec["bands"] == list(SENSORS[sensor].bands)
+    assert meta["sensors"]["s2"]["shape"] == [12, 39, 39]
+    assert meta["sensors"]["hr"]["shape"] == [4, 384, 384]
+    index = gpd.read_parquet(out / "index.parquet")
+    assert len(index) == n and index.crs.to_epsg() == 4326
+    for column in (
+        "id",
+        "datetime",
+        "zone",
+        "region",
+        "s2_item",
+        "s2_datetime",
+        "s1_item",
+        "s1_datetime",
+        "label",
+        "split",
+        *map(presence_column, CLASSES),
+    ):
+        assert column in index
+    assert set(index["split"]) <= {"train", "val", "test"}
+    assert index["split"].tolist() == [split_of(i) for i in index["id"]]
+    # row i of the arrays is footprint i of the index: the GeoTIFF chips say so
+    s2 = np.load(out / "s2.npy", mmap_mode="r")
+    for i in (0, n - 1):
+        with rasterio.open(chip_path(out, "s2", index["id"].iloc[i])) as src:
+            assert src.tags()["footprint"] == index["id"].iloc[i]
+            assert src.tags()["item"] == index["s2_item"].iloc[i]
+            np.testing.assert_array_equal(src.read(), s2[i])
+    # the best matches are the chips' items
+    best = matches.best.set_index("id").loc[index["id"]]
+    assert (best["s2_item"].to_numpy() == index["s2_item"].to_numpy()).all()
+
+
+def test_chips_are_the_windows_of_the_sources(store, matches, world):
+    out, _ = store
+    index = gpd.read_parquet(out / "index.parquet")
+    hr = np.load(out / "hr.npy", mmap_mode="r")
+    s2 = np.load(out / "s2.npy", mmap_mode="r")
+    s1 = np.load(out / "s1.npy", mmap_mode="r")
+    scenes = matches.scenes.set_index("id")
+    best = matches.best.set_index("id")
+    i = 0
+    footprint = index["id"].iloc[i]
+    tile_path = next((world.root / "earthview").rglob(f"{footprint}_TOA.tif"))
+    with rasterio.open(tile_path) as src:
+        np.testing.assert_array_equal(hr[i], src.read())  # the 1 m tile, unchanged
+        tile_bounds = src.bounds
+    row = best.loc[footprint]
+    with rasterio.open(scenes.loc[row["s2_item"], "assets"]["red"]) as src:
+        # the window centred on the tile, 39 x 39 px of 10 m: the nearest scene pixels
+        cx = (tile_bounds.left + tile_bounds.right) / 2
+        cy = (tile_bounds.bottom + tile_bounds.top) / 2
+        col0, row0 = ~src.transform * (cx - 195 + 5, cy + 195 - 5)
+        window = rasterio.windows.Window(int(np.floor(col0)), int(np.floor(row0)), 39, 39)
+        np.testing.assert_array_equal(
+            s2[i, SENSORS["s2"].bands.index("red")], src.read(1, window=window)
+        )
+    with rasterio.open(scenes.loc[row["s1_item"], "assets"]["vv"]) as src:
+        linear = src.read(1, window=window)
+    np.testing.assert_allclose(s1[i, 0], 10 * np.log10(linear), rtol=1e-5)
+
+
+def test_labels_come_from_the_masks(store, world):
+    out, _ = store
+    index = gpd.read_parquet(out / "index.parquet")
+    presence = pd.read_parquet(world.root / "labels" / "landcover-presence.parquet").set_index("id")
+    for name in CLASSES:
+        want = presence.loc[index["id"], name].to_numpy()
+        assert (index[presence_column(name)].to_numpy(dtype=bool) == want).all()
+    with rasterio.open(world.root / "labels" / "landcover" / f"{index['id'].iloc[0]}.tif") as src:
+        mask = src.read(1)
+    merged = np.where(mask >= 6, 4, mask)
+    assert index["label"].iloc[0] == np.bincount(merged.ravel(), minlength=6)[:6].argmax()
+    assert index["label"].between(0, 5).all()
+
+
+def test_label_of_counts_roads_and_buildings_as_built_up():
+    mask = np.full((10, 10), 2, dtype=np.uint8)  # cropland 100
+    mask[:6] = 6  # road 60 -> built-up
+    label, present = label_of(mask)
+    assert label == 4
+    assert present == [False, False, True, False, False, False, True, False]
+
+
+def test_report_says_why_chips_are_missing(store, matches):
+    out, report = store
+    chips = report.chips
+    no_s1 = matches.best["s1_item"].isna().sum()
+    assert (
+        chips[(chips["sensor"] == "s1") & chips["reason"].str.startswith("no match")].shape[0]
+        == no_s1
+    )
+    assert set(report.reasons().index) <= {"no match", "nodata", "cloudy"}
+    assert pd.read_parquet(out / "report.parquet").shape == chips.shape
+
+
+def test_rerun_reuses_chips_and_recuts_damaged_ones(store, matches, world, tmp_path):
+    out, first = store
+    copy = tmp_path / "store"
+    shutil.copytree(out, copy)
+    index = gpd.read_parquet(copy / "index.parquet")
+    damaged = chip_path(copy, "s2", index["id"].iloc[1])
+    damaged.write_bytes(damaged.read_bytes()[:200])  # an interrupted or broken chip
+    chip_path(copy, "s1", index["id"].iloc[2]).unlink()
+    report = tile(matches, copy, labels_dir=world.root / "labels", progress=False)
+    status = report.chips.set_index(["id", "sensor"])["status"]
+    assert status[(index["id"].iloc[1], "s2")] == "written"
+    assert status[(index["id"].iloc[2], "s1")] == "written"
+    assert (status == "reused").sum() == (status != "skipped").sum() - 2
+    for sensor in SENSORS:
+        np.testing.assert_array_equal(
+            np.load(copy / f"{sensor}.npy"), np.load(out / f"{sensor}.npy")
+        )
+
+
+def _with_asset(matches: MatchResult, item: str, band: str, href: str) -> MatchResult:
+    scenes = matches.scenes.copy()
+    k = int(np.flatnonzero(scenes["id"] == item)[0])
+    assets = dict(scenes["assets"].iloc[k])
+    assets[band] = href
+    scenes["assets"] = [assets if j == k else a for j, a in enumerate(scenes["assets"])]
+    return MatchResult(matches.best, matches.candidates, scenes, matches.summary)
+
+
+def test_missing_truncated_and_empty_sources_are_reported(store, matches, world, tmp_path):
+    out, _ = store
+    index = gpd.read_parquet(out / "index.parquet")
+    by_item = index.groupby("s2_item")["id"].apply(list)
+    items = list(by_item.index[:3])
+    assert len(items) == 3
+    red = matches.scenes.set_index("id").loc[items[1], "assets"]["red"]
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(Path(red).read_bytes()[:2000])
+    empty = tmp_path / "empty.tif"
+    with rasterio.open(red) as src:
+        profile = src.profile | {"driver": "GTiff"}
+    with rasterio.open(empty, "w", **profile) as dst:
+        dst.write(np.zeros((1, profile["height"], profile["width"]), dtype=profile["dtype"]))
+    broken = _with_asset(matches, items[0], "nir", str(tmp_path / "gone.tif"))
+    broken = _with_asset(broken, items[1], "red", str(truncated))
+    broken = _with_asset(broken, items[2], "swir16", str(empty))
+    copy = tmp_path / "store"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "chips" / "s2")
+    report = tile(broken, copy, labels_dir=world.root / "labels", progress=False)
+    chips = report.chips.set_index(["id", "sensor"])
+    for item, reason in zip(
+        items, ("missing asset file", "unreadable asset file", "nodata"), strict=True
+    ):
+        for footprint in by_item[item]:
+            assert chips.loc[(footprint, "s2"), "reason"].startswith(reason)
+    assert report.summary["packed"] == len(index) - sum(len(by_item[i]) for i in items)
+    assert {"missing asset file", "unreadable asset file", "nodata"} <= set(report.reasons().index)
+    # nothing written before is lost: the other sensors' chips are still there
+    assert all(chip_path(copy, "hr", i).exists() for i in index["id"])
+
+
+def test_reading_across_crs_is_a_nearest_reprojection(tmp_path):
+    path = tmp_path / "z31.tif"
+    rng = np.random.default_rng(0)
+    data = rng.integers(1, 60000, (1, 400, 400), dtype=np.uint16)
+    transform = from_origin(723_000, 5_300_000, 10, 10)  # 31N, reaching past 6 E
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=400,
+        height=400,
+        count=1,
+        dtype="uint16",
+        crs="EPSG:32631",
+        transform=transform,
+    ) as dst:
+        dst.write(data)
+    # a window of 39 x 39 px in zone 32N around the raster's centre
+    x, y = Transformer.from_crs(32631, 32632, always_xy=True).transform(725_000, 5_298_000)
+    x, y = round(x), round(y)
+    grid = ChipGrid(32632, (x - 195.0, y - 195.0, x + 195.0, y + 195.0), 39, 39)
+    with rasterio.open(path) as src:
+        chip = read_chip(src, grid, [1])[0]
+    want = np.zeros((39, 39), dtype=np.uint16)
+    reproject(
+        data[0],
+        want,
+        src_transform=transform,
+        src_crs="EPSG:32631",
+        dst_transform=grid.transform,
+        dst_crs="EPSG:32632",
+        resampling=Resampling.nearest,
+    )
+    assert (chip == want).mean() > 0.99 and (chip > 0).all()
+
+
+def test_bad_arguments(matches, tmp_path):
+    with pytest.raises(ValueError, match="unknown sensors"):
+        tile(matches, tmp_path, sensors=["landsat"], progress=False)
+    empty = MatchResult(matches.best.iloc[:0], matches.candidates.iloc[:0], matches.scenes)
+    with pytest.raises(ValueError, match="no footprints"):
+        tile(empty, tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="no complete matching result"):
+        tile(tmp_path / "nothing", tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape", "nodata"),
+    [("uint16", (12, 39, 39), 0), ("float32", (2, 39, 39), None), ("uint8", (1, 5, 7), 255)],
+)
+def test_chip_geotiffs_read_back_exactly(tmp_path, dtype, shape, nodata):
+    from eotdl_tutorials.tiling.geotiff import write_geotiff
+
+    data = (np.random.default_rng(0).random(shape) * 1000).astype(dtype)
+    transform = from_origin(720_000.5, 5_300_390.0, 10, 10)
+    path = tmp_path / "chip.tif"
+    names = [f"band {i} & <more>" for i in range(shape[0])]
+    write_geotiff(path, data, transform, 32632, nodata, {"item": "S2A_<x>&y"}, names)
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 32632 and src.transform == transform
+        assert src.nodata == nodata and src.dtypes[0] == dtype
+        assert src.tags()["item"] == "S2A_<x>&y" and list(src.descriptions) == names
+        np.testing.assert_array_equal(src.read(), data)
+
+
+def test_stac_items_as_footprints_give_the_same_chips(store, world, tmp_path):
+    from eotdl_tutorials.matching import compare_matches
+    from eotdl_tutorials.stac import items_to_frame
+
+    out, _ = store
+    tiles = items_to_frame(world.items("satellogic-earthview"))  # 1 m image: assets["analytic"]
+    matches = match(tiles, world.items_parquet, time_buffer_days=S1_BUFFER)
+    by_index = match(world.earthview_index, world.items_parquet, time_buffer_days=S1_BUFFER)
+    assert compare_matches(matches, by_index).empty
+    tile(matches, tmp_path, labels_dir=world.root / "labels", progress=False)
+    ours = gpd.read_parquet(tmp_path / "index.parquet").set_index("id")
+    theirs = gpd.read_parquet(out / "index.parquet").set_index("id")
+    order = ours.index.get_indexer(theirs.index)
+    for sensor in SENSORS:
+        np.testing.assert_array_equal(
+            np.load(tmp_path / f"{sensor}.npy")[order], np.load(out / f"{sensor}.npy")
+        )
