@@ -30,6 +30,19 @@ def _stac_serve(args: argparse.Namespace) -> None:
     serve_forever(args.world_dir, port=args.port)
 
 
+def _bench_training(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.training.benchmark import bench_training, format_report
+
+    result = bench_training(
+        args.store, sensor=args.sensor, batch_size=args.batch_size, steps=args.steps,
+        accelerator=args.accelerator, num_workers=args.num_workers,
+    )  # fmt: skip
+    print(format_report(result))
+    if args.json:
+        write_json(args.json, result)
+
+
 def _match(args: argparse.Namespace) -> None:
     from eotdl_tutorials.matching import match
     from eotdl_tutorials.matching.cli import open_match_source
@@ -268,6 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     # `bench` group: each benchmark adds its own subparser to `bench_commands`.
     bench = commands.add_parser("bench", help="benchmarks with a baseline measured in the same run")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
+    training = bench_commands.add_parser(
+        "training",
+        help="the Lightning training helpers vs a bare PyTorch loop, and the data pipeline",
+        description="Train the same classifier on the same chips with the course's Lightning "
+        "helpers and with a bare PyTorch loop; print samples/s, the helpers' overhead and how "
+        "much faster the data pipeline alone is than the model.",
+    )
+    training.add_argument("--store", help="chip store folder (default: a synthetic store)")
+    training.add_argument("--sensor", default="s2", help="sensor to train on (default: s2)")
+    training.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    training.add_argument("--steps", type=int, default=20, help="timed steps (default: 20)")
+    training.add_argument("--accelerator", default="auto", help="auto, cpu or cuda")
+    training.add_argument("--num-workers", type=int, default=0, help="loader workers")
+    training.add_argument("--json", help="also write the figures to this JSON file")
+    training.set_defaults(run=_bench_training)
     _add_matching_commands(commands, bench_commands)
     return parser
 

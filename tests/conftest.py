@@ -11,6 +11,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,17 @@ def ci_world() -> Path:
     path = data_dir() / "world-ci"
     build_world(path, profile="ci", seed=0, progress=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Put this process's environment back after each test: a Dask ``LocalCluster`` sets
+    ``OMP_NUM_THREADS=1`` (and MKL/OpenBLAS) here for its workers, and every notebook kernel
+    started later would inherit it and train on one core."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

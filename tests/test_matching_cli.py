@@ -70,7 +70,7 @@ def test_match_then_tile_on_the_ci_world(ci_world, tmp_path, capsys):
         == 0
     )
     summary = json.loads(capsys.readouterr().out)
-    assert summary["footprints"] == 36 and summary["requests"] > 0
+    assert summary["footprints"] == 150 and summary["requests"] > 0
     assert (matches / "matches.parquet").exists() and (matches / "candidates.parquet").exists()
     assert (
         main(

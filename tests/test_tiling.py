@@ -17,7 +17,15 @@ from rasterio.warp import Resampling, reproject
 
 from eotdl_tutorials.matching import MatchResult, match
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip
-from eotdl_tutorials.tiling import SENSORS, chip_path, label_of, presence_column, split_of, tile
+from eotdl_tutorials.tiling import (
+    SENSORS,
+    chip_path,
+    label_of,
+    place_keys,
+    presence_column,
+    split_of,
+    tile,
+)
 from eotdl_tutorials.world import CLASSES
 
 #: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
@@ -73,7 +81,9 @@ def test_store_follows_the_contract(store, matches):
     ):
         assert column in index
     assert set(index["split"]) <= {"train", "val", "test"}
-    assert index["split"].tolist() == [split_of(i) for i in index["id"]]
+    assert index["split"].tolist() == [split_of(key) for key in place_keys(index)]
+    # the dates of one place share a split: no place is both trained on and tested on
+    assert (index.groupby(place_keys(index))["split"].nunique() == 1).all()
     # row i of the arrays is footprint i of the index: the GeoTIFF chips say so
     s2 = np.load(out / "s2.npy", mmap_mode="r")
     for i in (0, n - 1):

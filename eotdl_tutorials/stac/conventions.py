@@ -8,12 +8,14 @@ names assets by band common name (``red``, ``nir08``, ``scl``), Planetary Comput
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pystac
+import shapely
 import shapely.geometry
 
 from eotdl_tutorials.world.sensors import (
@@ -99,8 +101,9 @@ def _asset_keys(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]
             found[name] = key
         else:
             missing[name] = {common_name, pc_key or common_name}
-    if missing:
-        labelled = {key: _band_labels(asset) for key, asset in assets.items()}
+    if missing:  # look in the single-band assets not taken by a band found by its key
+        taken = set(found.values())
+        labelled = {key: _band_labels(asset) for key, asset in assets.items() if key not in taken}
         for name, labels in missing.items():
             matches = [key for key, asset_labels in labelled.items() if labels & asset_labels]
             if len(matches) == 1:
@@ -227,33 +230,61 @@ def item_datetime(item: ItemLike) -> pd.Timestamp:
     raise ValueError(f"item {data['id']!r} has no datetime nor start_datetime/end_datetime")
 
 
-def _frame_row(item: ItemLike) -> dict[str, Any]:
-    data = item_dict(item)
+def _frame_row(data: Mapping[str, Any]) -> dict[str, Any]:
     properties = data["properties"]
     keys = _asset_keys(data, FRAME_ASSET_NAMES)
-    hrefs = {name: data["assets"][key]["href"] for name, key in keys.items()}
-    geometry = data.get("geometry")
-    cover = cloud_cover(data)
+    cover = properties.get("eo:cloud_cover")
     return {
         "id": data["id"],
         "collection": data.get("collection"),
-        "datetime": item_datetime(data),
-        "geometry": shapely.geometry.shape(geometry) if geometry else None,
+        "datetime": properties.get("datetime"),
+        "geometry": data.get("geometry"),
         "epsg": item_epsg(data),
-        "cloud_cover": float("nan") if cover is None else cover,
+        "cloud_cover": float("nan") if cover is None else float(cover),
         "platform": properties.get("platform"),
         "orbit_state": properties.get("sat:orbit_state"),
-        "assets": hrefs,
+        "assets": {name: data["assets"][key]["href"] for name, key in keys.items()},
     }
+
+
+def _is_simple_polygon(geometry: Any) -> bool:
+    return (
+        isinstance(geometry, Mapping)
+        and geometry.get("type") == "Polygon"
+        and len(geometry.get("coordinates") or ()) == 1
+    )
+
+
+def geojson_geometries(geometries: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+    """Shapely geometries of GeoJSON dicts (None stays None), built in one call for the common
+    case of polygons without holes (scene footprints), one by one for anything else."""
+    out = np.full(len(geometries), None, dtype=object)
+    simple = [i for i, g in enumerate(geometries) if _is_simple_polygon(g)]
+    if simple:
+        rings = [np.asarray(geometries[i]["coordinates"][0], dtype=float)[:, :2] for i in simple]
+        ring_offsets = np.concatenate([[0], np.cumsum([len(r) for r in rings])])
+        out[simple] = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON,
+            np.concatenate(rings),
+            (ring_offsets, np.arange(len(rings) + 1)),
+        )
+    for i, geometry in enumerate(geometries):
+        if geometry and out[i] is None:
+            out[i] = shapely.geometry.shape(geometry)
+    return out
 
 
 def items_to_frame(items: Iterable[ItemLike]) -> gpd.GeoDataFrame:
     """One row per item (EPSG:4326): id, collection, datetime (UTC), geometry, epsg,
     cloud_cover (NaN when absent), platform, orbit_state (``sat:orbit_state`` or None) and
     assets (band common name -> href, for the bands of :data:`FRAME_ASSET_NAMES` found)."""
-    rows = [_frame_row(item) for item in items]
-    frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
-    frame["datetime"] = pd.to_datetime(frame["datetime"], utc=True)
+    data = [item_dict(item) for item in items]
+    frame = pd.DataFrame([_frame_row(d) for d in data], columns=list(FRAME_COLUMNS))
+    frame["geometry"] = geojson_geometries(frame["geometry"].tolist())
+    stamps = pd.to_datetime(frame["datetime"], utc=True, format="ISO8601")
+    for i in np.flatnonzero(stamps.isna().to_numpy()):  # start_datetime/end_datetime items
+        stamps.iloc[i] = item_datetime(data[i])
+    frame["datetime"] = stamps
     frame["epsg"] = frame["epsg"].astype("Int64")
     frame["cloud_cover"] = frame["cloud_cover"].astype(float)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")

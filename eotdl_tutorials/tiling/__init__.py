@@ -10,6 +10,7 @@ from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
 from eotdl_tutorials.tiling.store import (
     DEFAULT_SENSORS,
     TilingReport,
+    place_keys,
     presence_column,
     split_of,
     tile,
@@ -23,6 +24,7 @@ __all__ = [
     "chip_path",
     "label_of",
     "presence_column",
+    "place_keys",
     "split_of",
     "tile",
 ]

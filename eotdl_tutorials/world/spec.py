@@ -109,8 +109,8 @@ PROFILE_SPECS: dict[str, WorldProfile] = {
         s2_overlap_px=0,
         s2_dates=_every(date(2022, 6, 20), date(2022, 12, 20), 12),
         s1_dates=_every(date(2022, 6, 16), date(2022, 12, 20), 12),
-        hr_tiles_per_region=12,
-        hr_dates_per_tile=1,
+        hr_tiles_per_region=25,
+        hr_dates_per_tile=2,
         road_images=2,
     ),
     "default": WorldProfile(

@@ -1,0 +1,38 @@
+"""The chip store of a profile's sample world, built on first use (world -> match -> tile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
+
+#: Matching windows for the sample world (its Sentinel-1 passes every 24 days in ``ci``).
+SAMPLE_TIME_BUFFER_DAYS = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
+
+
+def chip_store_dir(profile: str = "ci") -> Path:
+    """``data_dir()/datasets/multisensor-{world profile}``: where :func:`ensure_chip_store` puts
+    the store of ``profile`` (``full`` uses the ``default`` world offline)."""
+    world_profile = WORLD_PROFILE[check_profile(profile)] or "default"
+    return data_dir() / "datasets" / f"multisensor-{world_profile}"
+
+
+def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True) -> Path:
+    """The multi-sensor chip store of ``profile``'s sample world; built first if missing.
+
+    Builds (or reuses) the world with :func:`eotdl_tutorials.world.ensure_world`, matches its
+    EarthView footprints with Sentinel-2/-1 scenes and tiles them into :func:`chip_store_dir`.
+    """
+    from eotdl_tutorials.matching import match
+    from eotdl_tutorials.tiling import tile
+    from eotdl_tutorials.world import ensure_world
+
+    out = chip_store_dir(profile)
+    if (out / "meta.json").is_file():
+        return out
+    world = ensure_world(WORLD_PROFILE[profile] or "default", seed=seed, progress=progress)
+    matches = match(
+        world.earthview_index, world.items_parquet, time_buffer_days=SAMPLE_TIME_BUFFER_DAYS
+    )
+    tile(matches, out, labels_dir=world.root / "labels", progress=progress)
+    return out

@@ -1,0 +1,57 @@
+"""The base of the course's Lightning tasks: a per-sensor encoder, AdamW and a warm-up cosine.
+
+Tasks follow torchgeo's trainer conventions (:class:`torchgeo.trainers.BaseTask`): the
+constructor's arguments are saved as hyperparameters (so a checkpoint rebuilds its task), and
+``configure_models`` / ``configure_losses`` build the parts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torchgeo.trainers import BaseTask
+
+from eotdl_tutorials.data import BandStats
+from eotdl_tutorials.models.encoder import SensorEncoder
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class EncoderTask(BaseTask):
+    """A task that trains a :class:`SensorEncoder` (built from the ``sensor``/``stats`` hparams)."""
+
+    ignore = None
+    encoder: SensorEncoder
+
+    def make_encoder(self) -> SensorEncoder:
+        """The encoder described by the hyperparameters."""
+        return SensorEncoder(
+            self.hparams["sensor"],
+            BandStats.from_dict(self.hparams["stats"]),
+            arch=self.hparams["arch"],
+            input_size=self.hparams["input_size"],
+            pretrained=self.hparams["pretrained"],
+        )
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with a linear warm-up then cosine decay, stepped every batch."""
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = max(1, int(total * self.hparams["warmup_fraction"]))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, total, warmup)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -1,0 +1,193 @@
+"""Benchmark: the Lightning helpers' training loop against a bare PyTorch loop, same run.
+
+Both loops train the same model (:class:`ClassifierTask`, same seed) on the same loader of the
+same chip store for the same number of steps; throughput is timed after a few warm-up steps.
+The data pipeline alone is timed too, to show the loader outpaces the model.
+
+- ``overhead = 1 - helper / bare`` (goal: under 10 %);
+- ``loader_to_model_ratio = loader / helper`` samples per second (goal: at least 3).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from eotdl_tutorials.data import ChipDataModule, ChipStore, write_synthetic_store
+from eotdl_tutorials.models import ClassifierTask
+from eotdl_tutorials.training.trainer import (
+    default_precision,
+    make_trainer,
+    resolve_accelerator,
+    seed,
+)
+
+
+class _StepTimer(L.Callback):
+    """Wall time from the start of step ``warmup`` to the end of the last step."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.start = self.end = 0.0
+        self.samples = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # noqa: ANN001
+        if trainer.global_step == self.warmup:
+            _sync(pl_module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if trainer.global_step > self.warmup:
+            self.samples += batch["image"].shape[0]
+            _sync(pl_module.device)
+            self.end = time.perf_counter()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _make_task(datamodule: ChipDataModule, random_seed: int) -> ClassifierTask:
+    seed(random_seed)
+    store = datamodule.store
+    size = store.sensor(datamodule.sensor).shape[1]
+    return ClassifierTask(
+        datamodule.sensor,
+        datamodule.stats.to_dict(),
+        num_classes=max(len(store.classes), int(store.labels.max()) + 1),
+        input_size=min(size, 64),
+    )
+
+
+def _helper_rate(
+    datamodule: ChipDataModule,
+    steps: int,
+    warmup: int,
+    accelerator: str,
+    random_seed: int,
+    out_dir: Path,
+) -> float:
+    task = _make_task(datamodule, random_seed)
+    timer = _StepTimer(warmup)
+    trainer = make_trainer(
+        out_dir,
+        max_epochs=10_000,
+        max_steps=warmup + steps,
+        accelerator=accelerator,
+        limit_val_batches=0,
+        progress=False,
+        callbacks=[timer],
+    )
+    trainer.fit(task, datamodule=datamodule)
+    return timer.samples / (timer.end - timer.start)
+
+
+def _bare_rate(
+    datamodule: ChipDataModule, steps: int, warmup: int, accelerator: str, random_seed: int
+) -> float:
+    device = torch.device(resolve_accelerator(accelerator))
+    torch.use_deterministic_algorithms(device.type == "cpu")  # as make_trainer's default
+    task = _make_task(datamodule, random_seed).to(device).train()
+    bf16 = default_precision(device.type) == "bf16-mixed"
+    if device.type == "cuda":
+        task.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(task.parameters(), lr=task.hparams["lr"], weight_decay=1e-4)
+    step, samples, start = 0, 0, 0.0
+    while step < warmup + steps:
+        for batch in datamodule.train_dataloader():
+            if step == warmup:
+                _sync(device)
+                start = time.perf_counter()
+            images = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
+            if device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(task(task.augment(images)), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step > warmup:
+                samples += images.shape[0]
+            if step == warmup + steps:
+                break
+    _sync(device)
+    return samples / (time.perf_counter() - start)
+
+
+def _loader_rate(datamodule: ChipDataModule, samples: int) -> float:
+    seen, start = 0, time.perf_counter()
+    while seen < samples:
+        for batch in datamodule.train_dataloader():
+            seen += batch["image"].shape[0]
+    return seen / (time.perf_counter() - start)
+
+
+def bench_training(
+    store: str | os.PathLike[str] | None = None,
+    sensor: str = "s2",
+    batch_size: int = 64,
+    steps: int = 20,
+    warmup: int = 3,
+    repeats: int = 2,
+    accelerator: str = "auto",
+    num_workers: int = 0,
+    random_seed: int = 0,
+) -> dict[str, float | int | str]:
+    """Samples per second of the helper loop, the bare loop and the loader alone.
+
+    Without ``store`` a synthetic 32 px store of 640 chips is written to a temporary folder.
+    Each loop runs ``repeats`` times, alternating, and its best rate is kept (less noise from
+    other processes on a shared machine).
+    """
+    if steps < 1 or warmup < 1 or repeats < 1:
+        raise ValueError("steps, warmup and repeats must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="eotdl-bench-") as scratch:
+        root = (
+            Path(store)
+            if store is not None
+            else write_synthetic_store(Path(scratch) / "store", count=640, sensors=(sensor,))
+        )
+        datamodule = ChipDataModule(ChipStore(root).root, sensor, batch_size, num_workers)
+        helper, bare = [], []
+        for repeat in range(repeats):
+            bare.append(_bare_rate(datamodule, steps, warmup, accelerator, random_seed))
+            run_dir = Path(scratch) / f"helper-{repeat}"
+            helper.append(
+                _helper_rate(datamodule, steps, warmup, accelerator, random_seed, run_dir)
+            )
+        loader = _loader_rate(datamodule, samples=max(20 * batch_size, 2000))
+    helper_rate, bare_rate = max(helper), max(bare)
+    return {
+        "device": resolve_accelerator(accelerator),
+        "sensor": sensor,
+        "batch_size": batch_size,
+        "steps": steps,
+        "helper_samples_per_s": helper_rate,
+        "bare_samples_per_s": bare_rate,
+        "overhead": 1 - helper_rate / bare_rate,
+        "loader_samples_per_s": loader,
+        "loader_to_model_ratio": loader / helper_rate,
+    }
+
+
+def format_report(result: dict[str, float | int | str]) -> str:
+    """A readable table of :func:`bench_training`'s result."""
+    lines = [
+        f"training loop benchmark ({result['device']}, sensor {result['sensor']}, "
+        f"batch {result['batch_size']}, {result['steps']} timed steps)",
+        f"  {'helper loop (Lightning)':<28}{result['helper_samples_per_s']:>12.1f} samples/s",
+        f"  {'bare PyTorch loop':<28}{result['bare_samples_per_s']:>12.1f} samples/s",
+        f"  {'overhead (goal < 10%)':<28}{result['overhead']:>12.1%}",
+        f"  {'data pipeline alone':<28}{result['loader_samples_per_s']:>12.1f} samples/s",
+        f"  {'loader / model (goal >= 3)':<28}{result['loader_to_model_ratio']:>12.1f}x",
+    ]
+    return "\n".join(lines)

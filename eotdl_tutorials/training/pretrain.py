@@ -1,0 +1,157 @@
+"""Barlow Twins pre-training of one sensor's encoder on a chip store, and its model folder.
+
+The encoder lands in a known place (:func:`model_dir_for`: ``data_dir()/models/
+barlow-twins-{sensor}-{profile}``) so the evaluation notebook can load it, or pre-train it with
+the same function when it is missing (:func:`load_or_pretrain`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from eotdl_tutorials.data import ChipDataModule, ChipStore
+from eotdl_tutorials.models import (
+    BarlowTwinsTask,
+    SensorEncoder,
+    export_onnx,
+    load_encoder,
+    mlm_item,
+    save_encoder,
+    write_item,
+)
+from eotdl_tutorials.models.export import CONFIG_NAME
+from eotdl_tutorials.profiles import check_profile, data_dir
+from eotdl_tutorials.training.settings import settings
+from eotdl_tutorials.training.trainer import fit, seed
+
+#: About how many times a pre-training run computes its validation loss.
+VALIDATIONS = 10
+
+
+def model_dir_for(sensor: str, profile: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Where the pre-trained ``sensor`` encoder of ``profile`` is kept (under ``data_dir()``)."""
+    return Path(root or data_dir()) / "models" / f"barlow-twins-{sensor}-{check_profile(profile)}"
+
+
+def publish_encoder(
+    encoder: SensorEncoder,
+    model_dir: str | os.PathLike[str],
+    store: ChipStore,
+    extra: dict | None = None,
+    onnx: bool = True,
+) -> Path:
+    """Save the encoder, its ONNX graph and its STAC MLM Item into ``model_dir``."""
+    info = store.sensor(encoder.sensor)
+    facts = {"dn_scale": info.scale, "dn_offset": info.offset, "units": info.units}
+    if onnx:
+        export_onnx(encoder, Path(model_dir) / "encoder.onnx")
+    dates = pd.to_datetime(store.index["datetime"], utc=True) if "datetime" in store.index else None
+    item = mlm_item(
+        encoder,
+        f"barlow-twins-{encoder.sensor}-{encoder.arch}",
+        bbox=store.bounds(),
+        start=dates.min().to_pydatetime() if dates is not None else None,
+        end=dates.max().to_pydatetime() if dates is not None else None,
+        description=f"{encoder.arch} encoder of {encoder.sensor} chips pre-trained with "
+        f"Barlow Twins on {store.root.name}",
+    )
+    if not onnx:
+        item.assets.pop("onnx")
+    write_item(item, model_dir)
+    # The config is written last: its presence marks a complete model folder.
+    return save_encoder(encoder, model_dir, facts | (extra or {}))
+
+
+def pretrain_encoder(
+    store: str | os.PathLike[str],
+    sensor: str = "s2",
+    profile: str = "ci",
+    model_dir: str | os.PathLike[str] | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    strategy: str = "auto",
+    pretrained: bool = False,
+    random_seed: int = 0,
+    ckpt_path: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    onnx: bool = True,
+    num_workers: int | None = None,
+) -> Path:
+    """Pre-train the ``sensor`` encoder with Barlow Twins on the store's training split.
+
+    Settings come from :func:`~eotdl_tutorials.training.settings` for ``profile``; ``epochs``
+    (then without the profile's step budget), ``batch_size`` and ``num_workers`` override them.
+    The run (``metrics.csv``, checkpoints) goes to ``model_dir/run``; the encoder, its ONNX
+    export and STAC Item to ``model_dir`` (default :func:`model_dir_for`).
+    ``ckpt_path="last"`` resumes an interrupted run. Returns ``model_dir``.
+    """
+    config = settings(profile, epochs=epochs, batch_size=batch_size, num_workers=num_workers)
+    if epochs is not None:  # an explicit number of epochs is not cut short by the step budget
+        config = dataclasses.replace(config, max_steps=None)
+    chips = ChipStore(store)
+    info = chips.sensor(sensor)
+    model_dir = Path(model_dir) if model_dir is not None else model_dir_for(sensor, profile)
+    seed(random_seed)
+    datamodule = ChipDataModule(
+        chips.root,
+        sensor,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        with_labels=False,
+        drop_last=True,
+    )
+    task = BarlowTwinsTask(
+        sensor,
+        datamodule.stats.to_dict(),
+        arch=config.arch,
+        input_size=config.input_size(sensor, info.shape[1]),
+        projector_dims=config.projector_dims,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        pretrained=pretrained,
+    )
+    batches = max(1, len(datamodule.train_rows) // config.batch_size)
+    planned_epochs = config.epochs
+    if config.max_steps is not None:
+        planned_epochs = min(planned_epochs, math.ceil(config.max_steps / batches))
+    trainer = fit(
+        task,
+        datamodule,
+        model_dir / "run",
+        max_epochs=config.epochs,
+        check_val_every_n_epoch=max(1, planned_epochs // VALIDATIONS),
+        max_steps=config.max_steps or -1,
+        ckpt_path=ckpt_path,
+        accelerator=accelerator,
+        devices=devices,
+        strategy=strategy,
+        progress=progress,
+    )
+    if trainer.is_global_zero:
+        training = {"store": str(chips.root), "profile": profile, "seed": random_seed}
+        training |= {"epochs": config.epochs, "batch_size": config.batch_size}
+        extra = {"training": training}
+        publish_encoder(task.encoder.cpu().eval(), model_dir, chips, extra, onnx=onnx)
+    return model_dir
+
+
+def load_or_pretrain(
+    store: str | os.PathLike[str],
+    sensor: str = "s2",
+    profile: str = "ci",
+    model_dir: str | os.PathLike[str] | None = None,
+    **pretrain_kwargs: object,
+) -> SensorEncoder:
+    """The encoder saved in ``model_dir``; pre-trained first with :func:`pretrain_encoder`
+    (same arguments) if the folder holds none."""
+    model_dir = Path(model_dir) if model_dir is not None else model_dir_for(sensor, profile)
+    if not (model_dir / CONFIG_NAME).is_file():
+        pretrain_encoder(store, sensor, profile, model_dir, **pretrain_kwargs)
+    return load_encoder(model_dir)

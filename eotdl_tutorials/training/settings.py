@@ -1,0 +1,84 @@
+"""Per-profile training settings: what ``ci``, ``default`` and ``full`` mean for training.
+
+``ci`` finishes a notebook in about a minute on 2 CPU cores, ``default`` in a few minutes with
+meaningful results, ``full`` is the paper-sized recipe for a GPU (projector 8192-8192-8192).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from eotdl_tutorials.profiles import check_profile
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Training knobs of one profile (override fields with :func:`dataclasses.replace`).
+
+    Pre-training stops after ``epochs`` or ``max_steps`` optimizer steps, whichever comes
+    first: the small profiles are budgets of steps (a tiny store needs many epochs), ``full``
+    is a number of epochs (``max_steps`` None).
+    """
+
+    epochs: int
+    max_steps: int | None
+    batch_size: int
+    projector_dims: tuple[int, ...]
+    lr: float
+    view_sizes: dict[str, int]
+    supervised_steps: int
+    num_workers: int
+    arch: str = "resnet18"
+    weight_decay: float = 1e-4
+    label_ratios: tuple[float, ...] = (0.01, 0.1, 1.0)
+    label_draws: int = 20
+    knn_k: int = 5
+
+    def input_size(self, sensor: str, chip_size: int) -> int:
+        """Size in pixels of the ``sensor`` encoder's input: its view size, at most the chip's.
+
+        Small views keep CPU profiles fast (a 39 px Sentinel-2 chip is seen at 24 px in ``ci``
+        and ``default``); ``full`` sees chips at their own size.
+        """
+        return min(chip_size, self.view_sizes.get(sensor, chip_size))
+
+
+SETTINGS = {
+    "ci": TrainingSettings(
+        epochs=200,
+        max_steps=50,
+        batch_size=64,
+        projector_dims=(512, 512, 512),
+        lr=3e-3,
+        view_sizes={"hr": 48, "s2": 24, "s1": 24},
+        supervised_steps=30,
+        num_workers=0,
+    ),
+    "default": TrainingSettings(
+        epochs=500,
+        max_steps=600,
+        batch_size=64,
+        projector_dims=(1024, 1024, 1024),
+        lr=3e-3,
+        view_sizes={"hr": 96, "s2": 24, "s1": 24},
+        supervised_steps=100,
+        num_workers=1,
+    ),
+    "full": TrainingSettings(
+        epochs=200,
+        max_steps=None,
+        batch_size=256,
+        projector_dims=(8192, 8192, 8192),
+        lr=1e-3,
+        view_sizes={"hr": 384, "s2": 64, "s1": 64},
+        supervised_steps=2000,
+        num_workers=8,
+    ),
+}
+
+
+def settings(profile: str, **overrides: object) -> TrainingSettings:
+    """The settings of ``profile``, with any field replaced by ``overrides`` that are not None."""
+    base = SETTINGS[check_profile(profile)]
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,178 @@
+"""Few-label evaluation: label draws, probes, the results table and figures, and the key claim
+that Barlow Twins pre-training beats random weights at 1 % labels in the ci profile."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from eotdl_tutorials.data import (
+    BandStats,
+    ChipStore,
+    compute_band_stats,
+    ensure_chip_store,
+    write_synthetic_store,
+)
+from eotdl_tutorials.models import SensorEncoder, load_encoder
+from eotdl_tutorials.training import (
+    embed,
+    evaluate_label_ratios,
+    knn_accuracy,
+    label_subset,
+    linear_probe_accuracy,
+    load_or_pretrain,
+    model_dir_for,
+    plot_accuracy_vs_ratio,
+    plot_embeddings_2d,
+    plot_views,
+    pretrain_encoder,
+    random_encoder,
+    summarize,
+)
+
+TINY = "test_resnet"
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    return write_synthetic_store(
+        tmp_path_factory.mktemp("small"), count=120, s2_size=16, hr_size=16
+    )
+
+
+def test_label_subsets_are_stratified_seeded_and_keep_every_class():
+    labels = np.repeat(np.arange(5), [200, 100, 50, 10, 1])
+    subset = label_subset(labels, 0.01, random_seed=3)
+    assert np.bincount(labels[subset]).tolist() == [2, 1, 1, 1, 1]
+    assert np.array_equal(subset, label_subset(labels, 0.01, random_seed=3))
+    assert not np.array_equal(subset, label_subset(labels, 0.01, random_seed=4))
+    assert np.bincount(labels[label_subset(labels, 0.1)]).tolist() == [20, 10, 5, 1, 1]
+    assert label_subset(labels, 1.0).size == labels.size
+    with pytest.raises(ValueError, match="label ratio"):
+        label_subset(labels, 0.0)
+
+
+def test_probes_on_separable_embeddings():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 5
+    train_y, test_y = np.repeat(np.arange(3), 2), np.repeat(np.arange(3), 20)
+    train_x = centres[train_y] + rng.normal(size=(6, 16))
+    test_x = centres[test_y] + rng.normal(size=(60, 16))
+    assert linear_probe_accuracy(train_x, train_y, test_x, test_y) == 1.0
+    unlabelled = np.vstack([train_x, test_x])
+    assert linear_probe_accuracy(train_x, train_y, test_x, test_y, unlabelled) == 1.0
+    assert knn_accuracy(train_x, train_y, test_x, test_y, k=5) == 1.0  # k capped to 2
+    shuffled = rng.permutation(test_y)
+    assert knn_accuracy(train_x, train_y, test_x, shuffled) < 0.6
+
+
+def test_random_encoder_copies_everything_but_the_weights(small_store):
+    stats = compute_band_stats(ChipStore(small_store), "s2")
+    encoder = SensorEncoder("s2", stats, arch=TINY, input_size=16)
+    state = torch.random.get_rng_state()
+    twin = random_encoder(encoder, random_seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert twin.config() == encoder.config()
+    assert not torch.equal(twin.backbone.conv1[0].weight, encoder.backbone.conv1[0].weight)
+    again = random_encoder(encoder, random_seed=1)
+    assert torch.equal(twin.backbone.conv1[0].weight, again.backbone.conv1[0].weight)
+
+
+def test_results_table_summary_and_figures(small_store, tmp_path):
+    stats = compute_band_stats(ChipStore(small_store), "s2")
+    torch.manual_seed(0)
+    encoder = SensorEncoder("s2", stats, arch=TINY, input_size=16)
+    result = evaluate_label_ratios(
+        small_store, encoder, "ci", ratios=(0.05, 1.0), draws=2, progress=False, work_dir=tmp_path
+    )
+    table = result.table
+    assert set(table["method"]) == {
+        "Barlow Twins + linear probe",
+        "Barlow Twins + k-NN",
+        "random weights + linear probe",
+        "random weights + k-NN",
+        "supervised from scratch",
+        "majority class",
+    }
+    assert table["accuracy"].between(0, 1).all() and len(table) == 12
+    assert set(table.loc[table["method"] == "supervised from scratch", "draws"]) == {1}
+    assert result.pivot().shape == (6, 2)
+    train_count = len(ChipStore(small_store).split_indices("train"))
+    assert table.loc[table["label_ratio"] == 1.0, "labels"].eq(train_count).all()
+    text = summarize(result)
+    assert f"Held-out test chips: {len(result.test_labels)}" in text
+    embeddings, labels = result.embeddings("random weights")
+    assert embeddings.shape == (len(labels), encoder.embed_dim)
+    for figure in (
+        plot_accuracy_vs_ratio(table),
+        plot_embeddings_2d(embeddings, labels, result.classes, "pca"),
+        plot_embeddings_2d(embeddings, labels, result.classes, "tsne"),
+        plot_views(small_store, "s1"),
+    ):
+        assert figure.axes
+        plt.close(figure)
+    with pytest.raises(ValueError, match="unknown projection"):
+        plot_embeddings_2d(embeddings, labels, method="umap")
+
+
+def test_an_encoder_for_other_bands_is_a_clear_error(small_store):
+    four_bands = BandStats(("red", "green", "blue", "nir"), (0.1,) * 4, (0.1,) * 4)
+    encoder = SensorEncoder("s2", four_bands, arch=TINY)
+    with pytest.raises(ValueError, match="reads 4 bands .* but the data has 12"):
+        embed(encoder, ChipStore(small_store), np.arange(4))
+
+
+def test_evaluation_needs_a_test_split(tmp_path, small_store):
+    copy = shutil.copytree(small_store, tmp_path / "no-test")
+    index = gpd.read_parquet(copy / "index.parquet")
+    index["split"] = index["split"].replace("test", "val")
+    index.to_parquet(copy / "index.parquet")
+    encoder = SensorEncoder("s2", compute_band_stats(ChipStore(copy), "s2"), arch=TINY)
+    with pytest.raises(ValueError, match="no 'test' chips"):
+        evaluate_label_ratios(copy, encoder, "ci", supervised=False, progress=False)
+
+
+def test_pretrain_writes_a_complete_model_folder_and_a3_can_load_it(small_store, tmp_path):
+    model_dir = pretrain_encoder(
+        small_store,
+        "s1",
+        "ci",
+        model_dir=tmp_path / "model",
+        epochs=1,
+        batch_size=16,
+        progress=False,
+        onnx=False,
+    )
+    record = json.loads((model_dir / "encoder.json").read_text())
+    assert record["sensor"] == "s1" and record["stats"]["bands"] == ["vv", "vh"]
+    assert record["units"] == "sigma0_db" and record["training"]["epochs"] == 1
+    assert (model_dir / "run" / "metrics.csv").is_file()
+    assert (model_dir / "run" / "checkpoints" / "last.ckpt").is_file()
+    item = json.loads((model_dir / "item.json").read_text())
+    assert "onnx" not in item["assets"] and item["bbox"][0] < item["bbox"][2]
+    encoder = load_or_pretrain(small_store, "s1", "ci", model_dir)  # loads, no training
+    assert encoder.bands == ("vv", "vh") and encoder.arch == "resnet18"
+    assert torch.equal(encoder.mean, load_encoder(model_dir).mean)
+
+
+# --- The key claim -------------------------------------------------------------------------------
+
+
+def test_pretrained_s2_encoder_beats_random_weights_at_1_percent_labels(ci_world):
+    """On the ci sample world's chip store, seed 0: the encoder that notebook A2 pre-trained in
+    this session (the same function pre-trains it here when the notebooks did not run)."""
+    store = ensure_chip_store("ci", progress=False)
+    encoder = load_or_pretrain(store, "s2", "ci", model_dir_for("s2", "ci"), progress=False)
+    result = evaluate_label_ratios(
+        store, encoder, "ci", ratios=(0.01,), supervised=False, progress=False
+    )
+    accuracy = result.pivot()[0.01]
+    # 1 % of the training split is one labelled chip per class
+    assert result.table["labels"].iloc[0] == len(np.unique(result.train_labels))
+    assert accuracy["Barlow Twins + linear probe"] > accuracy["random weights + linear probe"]

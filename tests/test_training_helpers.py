@@ -1,0 +1,94 @@
+"""The Lightning helpers: device choice, seeds, CSV metrics and curves, checkpoints and resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from eotdl_tutorials.data import ChipDataModule, write_synthetic_store
+from eotdl_tutorials.models import ClassifierTask
+from eotdl_tutorials.training import (
+    default_precision,
+    fit,
+    make_trainer,
+    plot_metrics,
+    read_metrics,
+    resolve_accelerator,
+    seed,
+    settings,
+)
+
+TINY = "test_resnet"
+
+
+@pytest.fixture(scope="module")
+def datamodule(tmp_path_factory):
+    store = write_synthetic_store(
+        tmp_path_factory.mktemp("chips"), count=40, s2_size=16, sensors=("s2",)
+    )
+    return ChipDataModule(store, "s2", batch_size=8)
+
+
+def _task(datamodule: ChipDataModule) -> ClassifierTask:
+    return ClassifierTask("s2", datamodule.stats.to_dict(), num_classes=8, arch=TINY, input_size=16)
+
+
+def test_device_and_precision_choice():
+    assert resolve_accelerator("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert default_precision("cpu") == "32-true"
+    with pytest.raises(ValueError, match="unknown accelerator"):
+        resolve_accelerator("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_accelerator("cuda")
+
+
+def test_cpu_trainer_is_deterministic_and_logs_to_csv(tmp_path):
+    trainer = make_trainer(tmp_path, max_epochs=1, accelerator="cpu", progress=False)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert trainer.precision == "32-true"
+    assert trainer.logger.log_dir.rstrip("/") == str(tmp_path)
+    with pytest.raises(ValueError, match="max_epochs"):
+        make_trainer(tmp_path, max_epochs=0)
+
+
+def test_same_seed_same_weights(tmp_path, datamodule):
+    weights = []
+    for run in range(2):
+        seed(7)
+        task = _task(datamodule)
+        fit(task, datamodule, tmp_path / str(run), max_epochs=1, max_steps=3, progress=False)
+        weights.append(torch.cat([p.detach().flatten() for p in task.parameters()]))
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
+    seed(0)
+    trainer = fit(_task(datamodule), datamodule, tmp_path, max_epochs=2, progress=False)
+    steps_per_epoch = trainer.num_training_batches
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    metrics = read_metrics(tmp_path)
+    assert {"train_loss_step", "train_loss_epoch", "val_loss", "val_acc"} <= set(metrics.columns)
+    figure = plot_metrics(tmp_path, ["train_loss_step", "val_acc"], title="run")
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    resumed = fit(
+        _task(datamodule), datamodule, tmp_path, max_epochs=3, ckpt_path="last", progress=False
+    )
+    assert resumed.global_step == 3 * steps_per_epoch
+    assert read_metrics(tmp_path)["epoch"].max() == 2
+    with pytest.raises(ValueError, match="no metric"):
+        plot_metrics(tmp_path, ["nonsense"])
+    with pytest.raises(FileNotFoundError, match="no metrics"):
+        read_metrics(tmp_path / "nowhere")
+
+
+def test_profile_settings():
+    ci, default, full = settings("ci"), settings("default"), settings("full")
+    assert full.projector_dims == (8192, 8192, 8192)
+    assert ci.max_steps < default.max_steps and full.max_steps is None
+    assert settings("ci", epochs=3, batch_size=None).epochs == 3
+    assert ci.input_size("hr", 384) == ci.view_sizes["hr"] and ci.input_size("s2", 16) == 16
+    assert full.input_size("s2", 39) == 39
+    with pytest.raises(ValueError, match="unknown profile"):
+        settings("huge")
