@@ -36,7 +36,7 @@ def _bench_training(args: argparse.Namespace) -> None:
 
     result = bench_training(
         args.store, sensor=args.sensor, batch_size=args.batch_size, steps=args.steps,
-        accelerator=args.accelerator, num_workers=args.num_workers,
+        repeats=args.repeats, accelerator=args.accelerator, num_workers=args.num_workers,
     )  # fmt: skip
     print(format_report(result))
     if args.json:
@@ -291,7 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--store", help="chip store folder (default: a synthetic store)")
     training.add_argument("--sensor", default="s2", help="sensor to train on (default: s2)")
     training.add_argument("--batch-size", type=int, default=64, help="default: 64")
-    training.add_argument("--steps", type=int, default=20, help="timed steps (default: 20)")
+    training.add_argument("--steps", type=int, default=30, help="timed steps (default: 30)")
+    training.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each loop, alternating; the best of each is kept (default: 3)",
+    )
     training.add_argument("--accelerator", default="auto", help="auto, cpu or cuda")
     training.add_argument("--num-workers", type=int, default=0, help="loader workers")
     training.add_argument("--json", help="also write the figures to this JSON file")
