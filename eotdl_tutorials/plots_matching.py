@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
-import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from eotdl_tutorials.data import ChipStore
 from eotdl_tutorials.matching import MatchResult
 from eotdl_tutorials.plots import stretch
 
@@ -105,34 +101,16 @@ def plot_match_histograms(matches: MatchResult) -> Figure:
     return fig
 
 
-class ChipStore:
-    """A chip store opened for display: ``index``, ``meta`` and memory-mapped arrays."""
-
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-        self.meta = json.loads((self.folder / "meta.json").read_text())
-        self.index = gpd.read_parquet(self.folder / "index.parquet")
-        self.arrays = {
-            s: np.load(self.folder / f"{s}.npy", mmap_mode="r") for s in self.meta["sensors"]
-        }
-
-    def __len__(self) -> int:
-        return int(self.meta["count"])
-
-    def physical(self, sensor: str, i: int) -> np.ndarray:
-        """Chip ``i`` of ``sensor`` in physical units (reflectance, or sigma0 in dB)."""
-        spec = self.meta["sensors"][sensor]
-        return self.arrays[sensor][i].astype(np.float32) * spec["scale"] + spec["offset"]
-
-    def rgb(self, sensor: str, i: int) -> np.ndarray:
-        """A displayable (H, W, 3) image: true colour, or VV, VH, VV-VH for radar."""
-        values = self.physical(sensor, i)
-        bands = self.meta["sensors"][sensor]["bands"]
-        if sensor == "s1":
-            vv, vh = values[bands.index("vv")], values[bands.index("vh")]
-            return np.dstack([np.clip((vv + 25) / 25, 0, 1), np.clip((vh + 32) / 25, 0, 1),
-                              np.clip((vv - vh) / 15, 0, 1)])  # fmt: skip
-        return stretch(np.stack([values[bands.index(b)] for b in ("red", "green", "blue")]))
+def chip_rgb(store: ChipStore, sensor: str, i: int) -> np.ndarray:
+    """Chip ``i`` of ``sensor`` as a displayable (H, W, 3) image: true colour, or VV, VH, VV-VH
+    for radar."""
+    values = store.to_physical(sensor, store.array(sensor)[i])
+    bands = store.sensor(sensor).bands
+    if sensor == "s1":
+        vv, vh = values[bands.index("vv")], values[bands.index("vh")]
+        return np.dstack([np.clip((vv + 25) / 25, 0, 1), np.clip((vh + 32) / 25, 0, 1),
+                          np.clip((vv - vh) / 15, 0, 1)])  # fmt: skip
+    return stretch(np.stack([values[bands.index(b)] for b in ("red", "green", "blue")]))
 
 
 def _title(store: ChipStore, sensor: str, i: int) -> str:
@@ -143,12 +121,12 @@ def _title(store: ChipStore, sensor: str, i: int) -> str:
 
 def plot_chip_row(store: ChipStore, i: int, axes: np.ndarray | None = None) -> Figure:
     """Footprint ``i``: its chip of every sensor side by side, with the acquisition dates."""
-    sensors = list(store.meta["sensors"])
+    sensors = list(store.sensors)
     if axes is None:
         fig, axes = plt.subplots(1, len(sensors), figsize=(3.2 * len(sensors), 3.4))
     fig = np.atleast_1d(axes)[0].figure
     for ax, sensor in zip(np.atleast_1d(axes), sensors, strict=True):
-        ax.imshow(store.rgb(sensor, i))
+        ax.imshow(chip_rgb(store, sensor, i))
         ax.set_title(_title(store, sensor, i), fontsize=9)
         ax.set_axis_off()
     return fig
@@ -156,8 +134,8 @@ def plot_chip_row(store: ChipStore, i: int, axes: np.ndarray | None = None) -> F
 
 def plot_chip_gallery(store: ChipStore, count: int = 4) -> Figure:
     """The first ``count`` footprints of a chip store, one row each."""
-    count = min(count, len(store))
-    sensors = list(store.meta["sensors"])
+    count = min(count, store.count)
+    sensors = list(store.sensors)
     fig, axes = plt.subplots(
         count, len(sensors), figsize=(3.2 * len(sensors), 3.3 * count), squeeze=False
     )
@@ -172,7 +150,7 @@ def chip_browser(store: ChipStore):  # noqa: ANN201 - an ipywidgets.VBox, import
     import ipywidgets as widgets
     from IPython.display import display
 
-    slider = widgets.IntSlider(value=0, min=0, max=max(len(store) - 1, 0), description="footprint")
+    slider = widgets.IntSlider(value=0, min=0, max=max(store.count - 1, 0), description="footprint")
     out = widgets.Output()
 
     def show(change: dict | None = None) -> None:

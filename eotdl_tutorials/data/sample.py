@@ -11,10 +11,9 @@ SAMPLE_TIME_BUFFER_DAYS = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
 
 
 def chip_store_dir(profile: str = "ci") -> Path:
-    """``data_dir()/datasets/multisensor-{world profile}``: where :func:`ensure_chip_store` puts
-    the store of ``profile`` (``full`` uses the ``default`` world offline)."""
-    world_profile = WORLD_PROFILE[check_profile(profile)] or "default"
-    return data_dir() / "datasets" / f"multisensor-{world_profile}"
+    """``data_dir()/datasets/multisensor-{profile}``: the chip store of ``profile`` (notebook A1
+    writes it; :func:`ensure_chip_store` builds it from the sample world when it is missing)."""
+    return data_dir() / "datasets" / f"multisensor-{check_profile(profile)}"
 
 
 def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True) -> Path:

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-STORE_FORMAT = "eotdl-tutorials-chips"
-STORE_FORMAT_VERSION = 1
-SPLITS = ("train", "val", "test")
+from eotdl_tutorials.tiling.store import SPLITS as SPLIT_SHARES
+from eotdl_tutorials.tiling.store import STORE_FORMAT, STORE_FORMAT_VERSION
+
+SPLITS = tuple(name for name, _ in SPLIT_SHARES)
 
 
 @dataclass(frozen=True)

@@ -233,14 +233,14 @@ def item_datetime(item: ItemLike) -> pd.Timestamp:
 def _frame_row(data: Mapping[str, Any]) -> dict[str, Any]:
     properties = data["properties"]
     keys = _asset_keys(data, FRAME_ASSET_NAMES)
-    cover = properties.get("eo:cloud_cover")
+    cover = cloud_cover(data)
     return {
         "id": data["id"],
         "collection": data.get("collection"),
         "datetime": properties.get("datetime"),
         "geometry": data.get("geometry"),
         "epsg": item_epsg(data),
-        "cloud_cover": float("nan") if cover is None else float(cover),
+        "cloud_cover": float("nan") if cover is None else cover,
         "platform": properties.get("platform"),
         "orbit_state": properties.get("sat:orbit_state"),
         "assets": {name: data["assets"][key]["href"] for name, key in keys.items()},
@@ -255,7 +255,7 @@ def _is_simple_polygon(geometry: Any) -> bool:
     )
 
 
-def geojson_geometries(geometries: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+def _geojson_geometries(geometries: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
     """Shapely geometries of GeoJSON dicts (None stays None), built in one call for the common
     case of polygons without holes (scene footprints), one by one for anything else."""
     out = np.full(len(geometries), None, dtype=object)
@@ -280,7 +280,7 @@ def items_to_frame(items: Iterable[ItemLike]) -> gpd.GeoDataFrame:
     assets (band common name -> href, for the bands of :data:`FRAME_ASSET_NAMES` found)."""
     data = [item_dict(item) for item in items]
     frame = pd.DataFrame([_frame_row(d) for d in data], columns=list(FRAME_COLUMNS))
-    frame["geometry"] = geojson_geometries(frame["geometry"].tolist())
+    frame["geometry"] = _geojson_geometries(frame["geometry"].tolist())
     stamps = pd.to_datetime(frame["datetime"], utc=True, format="ISO8601")
     for i in np.flatnonzero(stamps.isna().to_numpy()):  # start_datetime/end_datetime items
         stamps.iloc[i] = item_datetime(data[i])

@@ -45,6 +45,7 @@ from eotdl_tutorials.world.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2
 from eotdl_tutorials.world.spec import CLASSES
 
 STORE_FORMAT = "eotdl-tutorials-chips"
+STORE_FORMAT_VERSION = 1
 DEFAULT_SENSORS = ("hr", "s2", "s1")
 #: Chips per task: small enough to spread a scene over workers, large enough to amortise.
 DEFAULT_CHUNK = 64
@@ -387,7 +388,7 @@ def tile(
     summary["skipped_reasons"] = {k: int(v) for k, v in tiling_report.reasons().items()}
     meta = {
         "format": STORE_FORMAT,
-        "format_version": 1,
+        "format_version": STORE_FORMAT_VERSION,
         "count": int(len(staging_rows)),
         "sensors": {s: SENSORS[s].meta(*shapes[s]) for s in sensors},
         "classes": list(CLASSES),
