@@ -51,7 +51,7 @@ from eotdl_tutorials.cli import main
                 "--quiet",
             ],
         ),
-        (["bench", "tiling"], ["--world", "--workers", "--json", "--quiet"]),
+        (["bench", "tiling"], ["--world", "--workers", "--repeats", "--json", "--quiet"]),
     ],
 )
 def test_help_explains_every_option(argv, options, capsys):
@@ -159,6 +159,8 @@ def test_benches_print_a_table_and_write_json(ci_world, tmp_path, capsys):
                 str(ci_world),
                 "--workers",
                 "1",
+                "--repeats",
+                "2",
                 "--json",
                 str(out),
                 "--quiet",
@@ -171,3 +173,5 @@ def test_benches_print_a_table_and_write_json(ci_world, tmp_path, capsys):
     for key in ("chips", "seconds", "chips_per_s", "raw_read_seconds", "ratio_to_raw"):
         assert key in figures
     assert figures["chips"] > 0
+    assert len(figures["seconds_runs"]) == len(figures["raw_read_seconds_runs"]) == 2
+    assert figures["seconds"] == min(figures["seconds_runs"])

@@ -125,6 +125,26 @@ def test_chips_are_the_windows_of_the_sources(store, matches, world):
     np.testing.assert_allclose(s1[i, 0], 10 * np.log10(linear), rtol=1e-5)
 
 
+def test_a_1m_chip_that_is_its_tile_is_a_link_or_else_a_copy(
+    store, world, matches, tmp_path, monkeypatch
+):
+    out, _ = store
+    footprint = gpd.read_parquet(out / "index.parquet")["id"].iloc[0]
+    tile_path = next((world.root / "earthview").rglob(f"{footprint}_TOA.tif"))
+    assert chip_path(out, "hr", footprint).samefile(tile_path)  # no second copy on disk
+    one = matches.best[matches.best["id"] == footprint]
+    single = MatchResult(one, matches.candidates, matches.scenes, matches.summary)
+
+    def no_links(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.link", no_links)
+    tile(single, tmp_path, sensors=["hr"], progress=False)
+    copied = chip_path(tmp_path, "hr", footprint)
+    assert not copied.samefile(tile_path)
+    assert copied.read_bytes() == tile_path.read_bytes()
+
+
 def test_labels_come_from_the_masks(store, world):
     out, _ = store
     index = gpd.read_parquet(out / "index.parquet")

@@ -31,7 +31,7 @@ from eotdl_tutorials.matching.join import (
     join,
     times_ns,
 )
-from eotdl_tutorials.matching.scenes import ScenesSource, fetch_scenes, search_areas
+from eotdl_tutorials.matching.scenes import ScenesSource, fetch_scenes, plan_searches
 from eotdl_tutorials.matching.windows import SENTINEL_GSD, Windows, footprint_windows
 from eotdl_tutorials.stac import RetryPolicy
 
@@ -239,7 +239,7 @@ def match(
     for column in ("hr_href", "hr_metadata", "json_path", "zone", "region"):
         if column in fps:
             best[column] = fps[column].to_numpy()
-    plan = [(rule, search_areas(windows, t_ns, rule.half_window_ns, cell_deg)) for rule in rules]
+    plan = plan_searches(windows, t_ns, rules, cell_deg)
     scene_frames, counter = fetch_scenes(source, plan, retry)
     results, per_collection = [], {}
     offset = 0
@@ -255,7 +255,7 @@ def match(
         results.append((found, offset, rule.collection))
         offset += len(scenes)
         per_collection[rule.collection] = {
-            "search_areas": len(areas),
+            "searches": len(areas),
             "scenes": len(scenes),
             "candidates": len(found),
             "matched_footprints": int((counts > 0).sum()),

@@ -78,11 +78,14 @@ def read_chip(
     indexes: list[int] | None = None,
     fill: float = 0,
     out_dtype: str | None = None,
+    pixels: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Bands ``indexes`` (1-based, default all) of ``src`` on ``grid``: ``(bands, h, w)``."""
+    """Bands ``indexes`` (1-based, default all) of ``src`` on ``grid``: ``(bands, h, w)``.
+
+    ``pixels``: :func:`source_pixels` of ``src`` and ``grid`` when already known."""
     indexes = indexes or list(range(1, src.count + 1))
     dtype = out_dtype or src.dtypes[0]
-    rows, cols = source_pixels(src, grid)
+    rows, cols = pixels if pixels is not None else source_pixels(src, grid)
     window = covering_window(src, rows, cols)
     if window is None:
         return np.full((len(indexes), grid.height, grid.width), fill, dtype=dtype)

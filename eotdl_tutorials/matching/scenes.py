@@ -1,16 +1,18 @@
 """Fetch the candidate scenes of a collection once for all footprints.
 
 The footprints are gathered into a few search areas: their windows' centres fall on a grid of
-``cell_deg`` degree cells, touching cells merge into one area, and each area is searched once
-(paged) with the bounding box of its windows and the time range of its footprints widened by
-the time window. A search area is a STAC API request (plus pages), not one per footprint.
+``cell_deg`` degree cells, touching cells merge into one area, and each area is searched (paged)
+with the bounding box of its windows and the time range of its footprints widened by the time
+window, that range cut into a few pieces when the areas are few. A search is a few STAC API
+requests, not one per footprint.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,14 +29,20 @@ from eotdl_tutorials.stac import (
     RequestCounter,
     RetryPolicy,
     items_to_frame,
+    open_source,
     reflectance_scale_offset,
     search_item_dicts,
 )
 
 #: Items per page asked of a STAC API (fewer, larger pages: fewer requests).
 PAGE_SIZE = 1000
-#: Searches sent at once (areas and collections).
-SEARCH_THREADS = 4
+#: Searches sent at once (areas, time pieces and collections).
+SEARCH_THREADS = 3
+#: At least this many searches per collection: a collection with fewer search areas has their
+#: time ranges cut into equal pieces, so that this process decodes one answer while the API
+#: (which answers one request at a time) prepares the next (about 15 % faster than one search
+#: per area on the large world's 2,000-footprint benchmark sample).
+TIME_PIECES = 8
 #: Slack added to the searched time range so the API's own rounding cannot drop a scene.
 _TIME_SLACK = pd.Timedelta(seconds=1)
 
@@ -56,12 +64,18 @@ class SearchArea:
         return f"{self.start.strftime(fmt)}/{self.end.strftime(fmt)}"
 
 
-def search_areas(
-    windows: Windows, t_ns: np.ndarray, half_window_ns: int, cell_deg: float = 1.0
-) -> list[SearchArea]:
-    """The few (bbox, time range) searches that cover every footprint's window and time window."""
+def plan_searches(
+    windows: Windows,
+    t_ns: np.ndarray,
+    rules: Sequence[MatchRules],
+    cell_deg: float = 1.0,
+    time_pieces: int = TIME_PIECES,
+) -> list[tuple[MatchRules, list[SearchArea]]]:
+    """The few (bbox, time range) searches of each collection that cover every footprint's
+    window and time window; the areas are the same for all, the time ranges differ, and with
+    fewer than ``time_pieces`` areas each area's time range is cut into equal pieces."""
     if len(windows) == 0:
-        return []
+        return [(rule, []) for rule in rules]
     lonlat = windows.lonlat_bounds()
     lon = (lonlat[:, 0] + lonlat[:, 2]) / 2
     lat = (lonlat[:, 1] + lonlat[:, 3]) / 2
@@ -71,10 +85,9 @@ def search_areas(
     occupied = np.zeros((row.max() - r0 + 1, col.max() - c0 + 1), dtype=bool)
     occupied[row - r0, col - c0] = True
     labels, _ = scipy.ndimage.label(occupied, structure=np.ones((3, 3)))
-    area_of = labels[row - r0, col - c0] - 1
     frame = pd.DataFrame(
         {
-            "area": area_of,
+            "area": labels[row - r0, col - c0] - 1,
             "west": lonlat[:, 0],
             "south": lonlat[:, 1],
             "east": lonlat[:, 2],
@@ -90,14 +103,18 @@ def search_areas(
         t0=("t", "min"),
         t1=("t", "max"),
     )
-    return [
-        SearchArea(
-            bbox=(float(r.west), float(r.south), float(r.east), float(r.north)),
-            start=pd.Timestamp(int(r.t0) - half_window_ns, tz="UTC") - _TIME_SLACK,
-            end=pd.Timestamp(int(r.t1) + half_window_ns, tz="UTC") + _TIME_SLACK,
-        )
-        for r in grouped.itertuples()
-    ]
+    pieces = max(1, -(-time_pieces // len(grouped)))  # per area (ceil)
+    plan = []
+    for rule in rules:
+        areas = []
+        for r in grouped.itertuples():
+            start = pd.Timestamp(int(r.t0) - rule.half_window_ns, tz="UTC") - _TIME_SLACK
+            end = pd.Timestamp(int(r.t1) + rule.half_window_ns, tz="UTC") + _TIME_SLACK
+            bbox = (float(r.west), float(r.south), float(r.east), float(r.north))
+            edges = pd.date_range(start, end, periods=pieces + 1)
+            areas += [SearchArea(bbox, a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        plan.append((rule, areas))
+    return plan
 
 
 @contextmanager
@@ -132,8 +149,9 @@ def fetch_scenes(
 
     ``source`` is a STAC API URL, a stac-geoparquet or JSON file, or an already fetched frame
     (then only filtered by collection). Each scene appears once per collection, however many
-    areas it touches. The searches run in ``threads`` threads: the API prepares a page while
-    this process decodes another.
+    areas it touches. The searches run in ``threads`` threads, each with its own client, and
+    each thread turns its items into a frame at once: this process decodes and converts one
+    answer while the API prepares the next.
     """
     if isinstance(source, gpd.GeoDataFrame):
         frames = [source[source["collection"] == rules.collection] for rules, _ in plan]
@@ -143,33 +161,41 @@ def fetch_scenes(
             f"STAC source {source} not found: pass a STAC API URL, a stac-geoparquet or a JSON file"
         )
     searches = [(k, rules, area) for k, (rules, areas) in enumerate(plan) for area in areas]
-    counters = [RequestCounter() for _ in searches]  # one per thread: no shared increments
+    counters: list[RequestCounter] = []  # one per thread: no shared increments
+    local = threading.local()
 
-    def search(i: int) -> list[dict]:
+    def search(i: int) -> gpd.GeoDataFrame:
+        if not hasattr(local, "source"):
+            counters.append(RequestCounter())
+            local.source = open_source(source, counters[-1], retry)
         _, rules, area = searches[i]
-        return search_item_dicts(
-            source,
+        items = search_item_dicts(
+            local.source,
             rules.collection,
             area.bbox,
             area.datetime,
             max_cloud_cover=None if rules.sensor == "s1" else rules.max_cloud_cover,
             limit=PAGE_SIZE,
-            counter=counters[i],
-            retry=retry,
         )
+        return _frame(items, rules)
 
     with _gc_paused():
         with ThreadPoolExecutor(max(1, min(threads, len(searches)))) as pool:
             answers = list(pool.map(search, range(len(searches))))
-        found: list[dict[str, dict]] = [{} for _ in plan]
-        for (k, _, _), items in zip(searches, answers, strict=True):
-            for item in items:
-                found[k].setdefault(item["id"], item)
         frames = [
-            _frame(list(f.values()), rules) for f, (rules, _) in zip(found, plan, strict=True)
+            _concat([a for (j, _, _), a in zip(searches, answers, strict=True) if j == k])
+            for k in range(len(plan))
         ]
     total = RequestCounter(sum(c.requests for c in counters), sum(c.retries for c in counters))
     return frames, total
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """One frame of scenes, each once (a scene may touch two search areas)."""
+    if not frames:
+        return items_to_frame([])
+    joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(joined.drop_duplicates("id").reset_index(drop=True), crs=4326)
 
 
 def _reflectance_offset(item: dict) -> float:

@@ -11,8 +11,10 @@ from eotdl_tutorials.stac.conventions import (
     reflectance_scale_offset,
 )
 from eotdl_tutorials.stac.search import (
+    ItemSource,
     RequestCounter,
     RetryPolicy,
+    open_source,
     parse_datetime,
     search_item_dicts,
     search_items,
@@ -23,6 +25,7 @@ from eotdl_tutorials.stac.search import (
 from eotdl_tutorials.stac.server import LocalStacApi, PortInUseError, serve_forever
 
 __all__ = [
+    "ItemSource",
     "LocalStacApi",
     "PortInUseError",
     "RequestCounter",
@@ -33,6 +36,7 @@ __all__ = [
     "item_datetime",
     "item_epsg",
     "items_to_frame",
+    "open_source",
     "parse_datetime",
     "reflectance_scale_offset",
     "search_item_dicts",

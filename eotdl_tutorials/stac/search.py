@@ -274,7 +274,9 @@ class _Query:
         return cover is not None and float(cover) <= self.max_cloud_cover
 
 
-class _Source(Protocol):
+class ItemSource(Protocol):
+    """A source opened once by :func:`open_source`: an API keeps its client and connection."""
+
     def iter_items(self, query: _Query, limit: int) -> Iterator[dict[str, Any]]: ...
 
 
@@ -392,8 +394,9 @@ class _ParquetSource:
 
 def open_source(
     source: str | Path, counter: RequestCounter | None = None, retry: RetryPolicy | None = None
-) -> _Source:
-    """Open a STAC API URL, a stac-geoparquet file or a JSON FeatureCollection for searching."""
+) -> ItemSource:
+    """Open a STAC API URL, a stac-geoparquet file or a JSON FeatureCollection for searching
+    (pass the result to the search functions to send many searches through one client)."""
     text = str(source)
     if text.startswith(("http://", "https://")):
         return _ApiSource(text, counter or RequestCounter(), retry or RetryPolicy())
@@ -430,8 +433,14 @@ def _check_limits(limit: int, max_items: int | None) -> None:
         raise ValueError(f"max_items must be at least 1 (or None for all), got {max_items}")
 
 
+def _opened(
+    source: str | Path | ItemSource, counter: RequestCounter | None, retry: RetryPolicy | None
+) -> ItemSource:
+    return source if hasattr(source, "iter_items") else open_source(source, counter, retry)
+
+
 def _collect(
-    source: _Source, query: _Query, limit: int, max_items: int | None
+    source: ItemSource, query: _Query, limit: int, max_items: int | None
 ) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for item in source.iter_items(query, limit):
@@ -442,7 +451,7 @@ def _collect(
 
 
 def search_item_dicts(
-    source: str | Path,
+    source: str | Path | ItemSource,
     collections: str | Sequence[str],
     bbox: Sequence[float],
     datetime: DatetimeLike | None = None,
@@ -455,11 +464,11 @@ def search_item_dicts(
     """Like :func:`search_items`, returning the items as GeoJSON dicts (faster for many)."""
     _check_limits(limit, max_items)
     query = _make_query(collections, bbox, parse_datetime(datetime), max_cloud_cover)
-    return _collect(open_source(source, counter, retry), query, limit, max_items)
+    return _collect(_opened(source, counter, retry), query, limit, max_items)
 
 
 def search_items(
-    source: str | Path,
+    source: str | Path | ItemSource,
     collections: str | Sequence[str],
     bbox: Sequence[float],
     datetime: DatetimeLike | None = None,
@@ -471,7 +480,8 @@ def search_items(
 ) -> list[pystac.Item]:
     """Items of ``collections`` intersecting ``bbox`` (WGS84) within ``datetime``.
 
-    ``source`` is a STAC API URL, a stac-geoparquet file or a JSON FeatureCollection.
+    ``source`` is a STAC API URL, a stac-geoparquet file or a JSON FeatureCollection, or one of
+    them opened by :func:`open_source` (``counter`` and ``retry`` then are those it was given).
     ``max_cloud_cover`` (percent) keeps items whose ``eo:cloud_cover`` is at most that (items
     without one are dropped). ``limit`` is the page size asked of an API, ``max_items`` caps the
     result. ``counter`` accumulates the HTTP requests sent; ``retry`` sets the back-off.

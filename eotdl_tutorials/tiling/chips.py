@@ -104,8 +104,15 @@ def _read(sources: list[rasterio.DatasetReader], grid: ChipGrid, spec: SensorSpe
     try:
         if len(sources) == 1:
             data = read_chip(sources[0], grid, list(range(1, len(spec.bands) + 1)))
-        else:
-            data = np.concatenate([read_chip(src, grid, [1]) for src in sources])
+        else:  # bands of one scene: those on the same pixel grid share the pixel lookup
+            pixels: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+            bands = []
+            for src in sources:
+                key = (src.transform, src.width, src.height)  # one scene: one CRS
+                if key not in pixels:
+                    pixels[key] = source_pixels(src, grid)
+                bands.append(read_chip(src, grid, [1], pixels=pixels[key]))
+            data = np.concatenate(bands)
     except RasterioError as err:
         raise SourceError(f"unreadable asset file: {err} (is it truncated?)") from None
     return data
@@ -137,7 +144,7 @@ def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
 
 def label_of(mask: np.ndarray) -> tuple[int, list[bool]]:
     """Dominant class among 0..5 (roads and buildings count as built-up) and class presence."""
-    counts = np.array([np.count_nonzero(mask == code) for code in range(len(CLASSES))])
+    counts = np.bincount(mask.ravel(), minlength=256)[: len(CLASSES)]
     parcels = counts[: len(PARCEL_CLASSES)].copy()
     parcels[BUILT_UP] += counts[ROAD] + counts[BUILDING]
     return int(np.argmax(parcels)), (counts > 0).tolist()
@@ -186,10 +193,15 @@ def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) 
 def _write_chip(
     path: Path, chip: np.ndarray, job: ChipJob, spec: SensorSpec, sources: list
 ) -> None:
-    """Write the chip as a GeoTIFF, or copy the source file when it is the chip already."""
+    """Write the chip as a GeoTIFF; when the source file is the chip already, link to it (a
+    second name for the same bytes: chips are replaced, never edited in place), or copy it where
+    a link cannot be made (another file system)."""
     with atomic_path(path) as tmp:
         if len(sources) == 1 and _is_the_source(sources[0], job, spec):
-            shutil.copyfile(sources[0].name, tmp)
+            try:
+                os.link(sources[0].name, tmp)
+            except OSError:
+                shutil.copyfile(sources[0].name, tmp)
             return
         write_geotiff(
             tmp,
@@ -244,11 +256,35 @@ class _OpenFiles:
         self.hrefs, self.sources, self.error = (), [], None
 
 
+class StagingRows:
+    """The rows of a staging ``.npy`` file, written in place with ``pwrite`` (several workers
+    write different rows of one file; a memory map's page faults cost about 3x more)."""
+
+    def __init__(self, path: str) -> None:
+        array = np.load(path, mmap_mode="r")
+        self.offset, self.shape, self.dtype = array.offset, array.shape[1:], array.dtype
+        self.row_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        del array
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def write(self, row: int, chip: np.ndarray) -> None:
+        data = np.ascontiguousarray(chip, dtype=self.dtype)
+        if data.shape != self.shape:
+            raise ValueError(f"a chip of shape {data.shape} in a store of {self.shape} chips")
+        view, position = memoryview(data).cast("B"), self.offset + row * self.row_bytes
+        while view:
+            written = os.pwrite(self.fd, view, position)
+            view, position = view[written:], position + written
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Outcome]:
     """Cut (or reuse) every chip of ``jobs`` (sorted so that jobs sharing files are adjacent:
     each source file is opened once)."""
     spec = SENSORS[sensor]
-    staging = np.load(options.staging[sensor], mmap_mode="r+")
+    staging = StagingRows(options.staging[sensor])
     outcomes: list[Outcome] = []
     files = _OpenFiles()
     try:
@@ -266,7 +302,7 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
                         _write_chip(path, chip, job, spec, sources)
                         outcome.status = WRITTEN
                 if chip is not None:
-                    staging[job.row] = chip
+                    staging.write(job.row, chip)
                     if sensor == "hr":
                         outcome.label, outcome.presence = _label(job)
             except SourceError as err:
@@ -274,4 +310,5 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
             outcomes.append(outcome)
     finally:
         files.close()
+        staging.close()
     return outcomes
