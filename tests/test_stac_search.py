@@ -21,7 +21,9 @@ from eotdl_tutorials.stac import (
     LocalStacApi,
     RequestCounter,
     RetryPolicy,
+    open_source,
     parse_datetime,
+    search_item_dicts,
     search_items,
     search_scenes,
     split_search,
@@ -175,6 +177,15 @@ def test_paging_and_request_count(api: LocalStacApi) -> None:
     counter = RequestCounter()
     search_items(api.url, S2, QUERY_BBOX, QUERY_DATETIME, limit=1, max_items=2, counter=counter)
     assert counter.requests == 1 + 2  # stops fetching once max_items are in
+
+
+def test_an_opened_source_serves_many_searches_through_one_client(api: LocalStacApi) -> None:
+    counter = RequestCounter()
+    opened = open_source(api.url, counter)
+    first = search_item_dicts(opened, S2, QUERY_BBOX, QUERY_DATETIME, limit=100)
+    again = search_item_dicts(opened, S2, QUERY_BBOX, QUERY_DATETIME, limit=100)
+    assert {i["id"] for i in first} == {i["id"] for i in again} == expected_ids()
+    assert counter.requests == 1 + 2  # the root page once, then one page per search
 
 
 def test_search_scenes(api: LocalStacApi) -> None:

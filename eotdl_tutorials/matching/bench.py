@@ -82,7 +82,9 @@ def api_floor_seconds(
                     items += len(page.get("features", []))
                     after = [link for link in page.get("links", []) if link.get("rel") == "next"]
                     body = (
-                        {**body, **after[0].get("body", {})} if page["features"] and after else None
+                        {**body, **after[0].get("body", {})}
+                        if page.get("features") and after
+                        else None
                     )
     return seconds, items
 

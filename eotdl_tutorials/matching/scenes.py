@@ -166,8 +166,9 @@ def fetch_scenes(
 
     def search(i: int) -> gpd.GeoDataFrame:
         if not hasattr(local, "source"):
-            counters.append(RequestCounter())
-            local.source = open_source(source, counters[-1], retry)
+            counter = RequestCounter()
+            counters.append(counter)
+            local.source = open_source(source, counter, retry)
         _, rules, area = searches[i]
         items = search_item_dicts(
             local.source,
