@@ -31,6 +31,7 @@ from eotdl_tutorials.matching.match import (
     collection_rules,
     window_columns,
 )
+from eotdl_tutorials.matching.scenes import TIME_SLACK, is_api
 from eotdl_tutorials.matching.windows import (
     SENTINEL_GSD,
     footprint_windows,
@@ -39,14 +40,11 @@ from eotdl_tutorials.matching.windows import (
 from eotdl_tutorials.stac import RequestCounter, RetryPolicy, items_to_frame
 from eotdl_tutorials.stac.search import counting_stac_api_io
 
-#: Same slack as the fast path's searches: the API's rounding must not drop a scene.
-_TIME_SLACK = pd.Timedelta(seconds=1)
-
 
 def _open_api(url: str, counter: RequestCounter, retry: RetryPolicy | None) -> Any:
     from pystac_client import Client
 
-    if not url.startswith(("http://", "https://")):
+    if not is_api(url):
         raise ValueError(f"the per-footprint baseline searches a STAC API URL, not {url!r}")
     url = url + "/" if urllib.parse.urlsplit(url).path == "" else url
     return Client.open(url, stac_io=counting_stac_api_io()(counter, retry or RetryPolicy()))
@@ -101,7 +99,7 @@ def match_per_footprint(
         bar = tqdm(range(len(fps)), desc=f"per-footprint {rule.sensor}", disable=not progress)
         for i in bar:
             centre = pd.Timestamp(int(t_ns[i]), tz="UTC")
-            half = pd.Timedelta(rule.half_window_ns, unit="ns") + _TIME_SLACK
+            half = pd.Timedelta(rule.half_window_ns, unit="ns") + TIME_SLACK
             search = api.search(
                 collections=[rule.collection],
                 bbox=[float(v) for v in lonlat[i]],

@@ -31,7 +31,13 @@ from eotdl_tutorials.matching.join import (
     join,
     times_ns,
 )
-from eotdl_tutorials.matching.scenes import ScenesSource, fetch_scenes, plan_searches
+from eotdl_tutorials.matching.scenes import (
+    TIME_PIECES,
+    ScenesSource,
+    fetch_scenes,
+    is_api,
+    plan_searches,
+)
 from eotdl_tutorials.matching.windows import SENTINEL_GSD, Windows, footprint_windows
 from eotdl_tutorials.stac import RetryPolicy
 
@@ -239,7 +245,7 @@ def match(
     for column in ("hr_href", "hr_metadata", "json_path", "zone", "region"):
         if column in fps:
             best[column] = fps[column].to_numpy()
-    plan = plan_searches(windows, t_ns, rules, cell_deg)
+    plan = plan_searches(windows, t_ns, rules, cell_deg, TIME_PIECES if is_api(source) else 1)
     scene_frames, counter = fetch_scenes(source, plan, retry)
     results, per_collection = [], {}
     offset = 0

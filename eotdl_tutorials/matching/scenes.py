@@ -38,13 +38,13 @@ from eotdl_tutorials.stac import (
 PAGE_SIZE = 1000
 #: Searches sent at once (areas, time pieces and collections).
 SEARCH_THREADS = 3
-#: At least this many searches per collection: a collection with fewer search areas has their
-#: time ranges cut into equal pieces, so that this process decodes one answer while the API
-#: (which answers one request at a time) prepares the next (about 15 % faster than one search
-#: per area on the large world's 2,000-footprint benchmark sample).
+#: At least this many searches per collection from an API: a collection with fewer search areas
+#: has their time ranges cut into equal pieces, so that this process decodes one answer while
+#: the API (which answers one request at a time) prepares the next (about 15 % faster than one
+#: search per area on the large world's 2,000-footprint benchmark sample). A file is not cut.
 TIME_PIECES = 8
 #: Slack added to the searched time range so the API's own rounding cannot drop a scene.
-_TIME_SLACK = pd.Timedelta(seconds=1)
+TIME_SLACK = pd.Timedelta(seconds=1)
 
 ScenesSource = str | os.PathLike[str] | gpd.GeoDataFrame
 
@@ -108,13 +108,18 @@ def plan_searches(
     for rule in rules:
         areas = []
         for r in grouped.itertuples():
-            start = pd.Timestamp(int(r.t0) - rule.half_window_ns, tz="UTC") - _TIME_SLACK
-            end = pd.Timestamp(int(r.t1) + rule.half_window_ns, tz="UTC") + _TIME_SLACK
+            start = pd.Timestamp(int(r.t0) - rule.half_window_ns, tz="UTC") - TIME_SLACK
+            end = pd.Timestamp(int(r.t1) + rule.half_window_ns, tz="UTC") + TIME_SLACK
             bbox = (float(r.west), float(r.south), float(r.east), float(r.north))
             edges = pd.date_range(start, end, periods=pieces + 1)
             areas += [SearchArea(bbox, a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         plan.append((rule, areas))
     return plan
+
+
+def is_api(source: ScenesSource) -> bool:
+    """Whether ``source`` is a STAC API URL (not a file, not a frame)."""
+    return isinstance(source, str | os.PathLike) and str(source).startswith(("http://", "https://"))
 
 
 @contextmanager
@@ -156,22 +161,23 @@ def fetch_scenes(
     if isinstance(source, gpd.GeoDataFrame):
         frames = [source[source["collection"] == rules.collection] for rules, _ in plan]
         return [f.drop_duplicates("id").reset_index(drop=True) for f in frames], RequestCounter()
-    if not str(source).startswith(("http://", "https://")) and not Path(source).exists():
+    if not is_api(source) and not Path(source).exists():
         raise FileNotFoundError(
             f"STAC source {source} not found: pass a STAC API URL, a stac-geoparquet or a JSON file"
         )
     searches = [(k, rules, area) for k, (rules, areas) in enumerate(plan) for area in areas]
     counters: list[RequestCounter] = []  # one per thread: no shared increments
     local = threading.local()
+    file = None if is_api(source) else open_source(source)  # a file is read once, shared
 
     def search(i: int) -> gpd.GeoDataFrame:
-        if not hasattr(local, "source"):
+        if file is None and not hasattr(local, "source"):
             counter = RequestCounter()
             counters.append(counter)
             local.source = open_source(source, counter, retry)
         _, rules, area = searches[i]
         items = search_item_dicts(
-            local.source,
+            file if file is not None else local.source,
             rules.collection,
             area.bbox,
             area.datetime,

@@ -256,7 +256,7 @@ class _OpenFiles:
         self.hrefs, self.sources, self.error = (), [], None
 
 
-class StagingRows:
+class _StagingRows:
     """The rows of a staging ``.npy`` file, written in place with ``pwrite`` (several workers
     write different rows of one file; a memory map's page faults cost about 3x more)."""
 
@@ -284,7 +284,7 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
     """Cut (or reuse) every chip of ``jobs`` (sorted so that jobs sharing files are adjacent:
     each source file is opened once)."""
     spec = SENSORS[sensor]
-    staging = StagingRows(options.staging[sensor])
+    staging = _StagingRows(options.staging[sensor])
     outcomes: list[Outcome] = []
     files = _OpenFiles()
     try:
