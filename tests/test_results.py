@@ -1,0 +1,36 @@
+"""Results files: one per notebook and profile, with the run's context, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eotdl_tutorials import __version__
+from eotdl_tutorials.results import read_results, results_dir, results_path, write_results
+
+
+def test_write_and_read_back() -> None:
+    path = write_results("X1_example.ipynb", "ci", {"psnr": np.float32(21.5), "rows": [1, 2]})
+    assert path == results_path("X1_example", "ci") == results_dir() / "X1_example-ci.json"
+    record = json.loads(path.read_text())
+    assert record["notebook"] == "X1_example" and record["profile"] == "ci"
+    assert record["version"] == __version__ and record["psnr"] == pytest.approx(21.5)
+    assert record["machine"]["cores"] >= 1 and record["machine"]["cpu"]
+    assert record in read_results()
+    assert not list(results_dir().glob(".*.tmp"))
+
+
+def test_bad_input_is_refused_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="profile"):
+        results_path("X1_example", "gpu")
+    with pytest.raises(ValueError, match="notebook name"):
+        results_path("../escape", "ci")
+    with pytest.raises(ValueError, match="reserved"):
+        write_results("X2_example", "ci", {"profile": "default"})
+    with pytest.raises(TypeError, match="cannot write object"):
+        write_results("X2_example", "ci", {"bad": object()})
+    assert not results_path("X2_example", "ci").exists()
+    assert read_results(tmp_path) == []
