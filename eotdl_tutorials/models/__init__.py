@@ -14,6 +14,7 @@ from eotdl_tutorials.models.export import (
     export_onnx,
     load_encoder,
     mlm_item,
+    publish_model_folder,
     read_encoder_config,
     save_encoder,
     write_item,
@@ -40,5 +41,6 @@ __all__ = [
     "mlm_item",
     "read_encoder_config",
     "save_encoder",
+    "publish_model_folder",
     "write_item",
 ]

@@ -32,6 +32,12 @@ from pystac.extensions.mlm import (
 
 from eotdl_tutorials.files import atomic_path, write_json
 from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.publish import (
+    CollectionSpec,
+    collection_dict,
+    write_eotdl_readme,
+    write_stac_catalog,
+)
 
 ENCODER_FORMAT = "eotdl-tutorials-encoder"
 ENCODER_FORMAT_VERSION = 1
@@ -202,3 +208,23 @@ def mlm_item(
 def write_item(item: pystac.Item, model_dir: str | os.PathLike[str]) -> Path:
     """Write ``item.json`` into ``model_dir`` (asset hrefs stay relative)."""
     return write_json(Path(model_dir) / ITEM_NAME, item.to_dict(include_self_link=False))
+
+
+def publish_model_folder(
+    item: pystac.Item, model_dir: str | os.PathLike[str], description: str
+) -> Path:
+    """Make ``model_dir`` EOTDL-ready: ``README.md`` (its folder name is the EOTDL name,
+    ``description`` the text) and ``catalog.json`` with one Collection holding the MLM Item
+    (asset hrefs relative to ``model_dir``). Returns the catalog's path."""
+    model_dir = Path(model_dir)
+    write_eotdl_readme(model_dir, name=model_dir.name, description=description)
+    record = item.to_dict(include_self_link=False, transform_hrefs=False)
+    collection = collection_dict(
+        model_dir.name,
+        f"The {item.id} model (Machine Learning Model extension).",
+        [record],
+        extensions=[MLMExtension.get_schema_uri()],
+    )
+    return write_stac_catalog(
+        model_dir, model_dir.name, description, [CollectionSpec(collection, [record])]
+    )

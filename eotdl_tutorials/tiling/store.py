@@ -29,6 +29,7 @@ from eotdl_tutorials import __version__
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, read_matches
 from eotdl_tutorials.matching.rasters import ChipGrid
+from eotdl_tutorials.tiling.catalog import publish_chip_store
 from eotdl_tutorials.tiling.chips import (
     REUSED,
     SKIPPED,
@@ -400,5 +401,7 @@ def tile(
             "report": summary,
         },
     }
+    if len(staging_rows):
+        publish_chip_store(out, meta)  # README.md and catalog.json: EOTDL-ready
     write_json(out / "meta.json", meta)
     return tiling_report

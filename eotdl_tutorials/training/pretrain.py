@@ -21,6 +21,7 @@ from eotdl_tutorials.models import (
     export_onnx,
     load_encoder,
     mlm_item,
+    publish_model_folder,
     save_encoder,
     write_item,
 )
@@ -63,6 +64,14 @@ def publish_encoder(
     if not onnx:
         item.assets.pop("onnx")
     write_item(item, model_dir)
+    publish_model_folder(
+        item,
+        model_dir,
+        f"# {Path(model_dir).name}\n\n{item.properties.get('description', '')}: the state dict "
+        "(`encoder.pt`), its ONNX graph (`encoder.onnx`), how to rebuild it (`encoder.json`) "
+        "and a STAC Item with the Machine Learning Model extension, from the eotdl-tutorials "
+        "course (use case A).",
+    )
     # The config is written last: its presence marks a complete model folder.
     return save_encoder(encoder, model_dir, facts | (extra or {}))
 

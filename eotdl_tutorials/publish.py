@@ -1,0 +1,257 @@
+"""Make an output folder EOTDL-ready: a ``README.md`` with EOTDL's front matter and a STAC catalog.
+
+EOTDL ingests a folder that holds
+
+- ``README.md``: YAML front matter with ``name`` (3 to 45 letters, digits and dashes),
+  ``authors`` (a list), ``license``, ``source`` (a URL) and an optional ``thumbnail`` (a URL),
+  then the description as Markdown;
+- ``catalog.json``: a STAC Catalog whose child Collections hold the Items; every local asset
+  of every Item is a file EOTDL uploads.
+
+:func:`write_eotdl_readme` and :func:`write_stac_catalog` write both (atomically);
+:func:`check_eotdl_ready` checks a folder with EOTDL's own client, offline (its front-matter
+model and its ``prep_ingest_stac`` step, which writes ``catalog.parquet``; nothing is uploaded),
+and validates the catalog with ``stac-validator``. Every dataset and model folder the course
+writes goes through these three functions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eotdl_tutorials.files import atomic_path, write_json
+
+#: EOTDL's rule for dataset and model names.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9-]{3,45}")
+#: Where the course's outputs come from (EOTDL's ``source`` must be a URL).
+COURSE_SOURCE = "https://www.eotdl.com"
+COURSE_AUTHORS = ("eotdl-tutorials",)
+STAC_VERSION = "1.0.0"
+CATALOG_NAME = "catalog.json"
+README_NAME = "README.md"
+
+
+def check_name(name: str) -> str:
+    """``name`` if EOTDL accepts it, else ValueError saying the rule."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"EOTDL name {name!r} is not valid: use 3 to 45 letters, digits and dashes "
+            "(e.g. 'multisensor-ci')"
+        )
+    return name
+
+
+def _url(value: str, what: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"EOTDL {what} must be a URL (http:// or https://), got {value!r}")
+    return value
+
+
+def write_eotdl_readme(
+    folder: str | os.PathLike[str],
+    name: str,
+    description: str,
+    authors: Sequence[str] = COURSE_AUTHORS,
+    license: str = "CC-BY-4.0",
+    source: str = COURSE_SOURCE,
+    thumbnail: str | None = None,
+) -> Path:
+    """Write ``folder/README.md``: EOTDL's front matter, then ``description`` (Markdown)."""
+    if isinstance(authors, str) or not authors:
+        raise ValueError(f"authors must be a non-empty list of names, got {authors!r}")
+    front = {
+        "name": check_name(name),
+        "authors": [str(a) for a in authors],
+        "license": license,
+        "source": _url(source, "source"),
+    }
+    if thumbnail:
+        front["thumbnail"] = _url(thumbnail, "thumbnail")
+    text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + description.strip() + "\n"
+    path = Path(folder) / README_NAME
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+@dataclass
+class CollectionSpec:
+    """One Collection of a catalog: its ``collection`` dict (STAC Collection without links)
+    and its ``items`` (Item dicts whose asset hrefs are relative to the catalog's folder)."""
+
+    collection: dict[str, Any]
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _relative(href: str, start: Path, folder: Path) -> str:
+    """``href`` (relative to ``folder``) as seen from ``start`` (a folder under ``folder``)."""
+    if "://" in href or os.path.isabs(href):
+        return href
+    return Path(os.path.relpath(folder / href, start)).as_posix()
+
+
+def _collection_extent(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    boxes = [item["bbox"] for item in items if item.get("bbox")]
+    bbox = (
+        [min(b[0] for b in boxes), min(b[1] for b in boxes)]
+        + [max(b[2] for b in boxes), max(b[3] for b in boxes)]
+        if boxes
+        else [-180.0, -90.0, 180.0, 90.0]
+    )
+    times = sorted(
+        str(t)
+        for item in items
+        for key in ("datetime", "start_datetime", "end_datetime")
+        if (t := item["properties"].get(key))
+    )
+    return {
+        "spatial": {"bbox": [bbox]},
+        "temporal": {"interval": [[times[0], times[-1]] if times else [None, None]]},
+    }
+
+
+def collection_dict(
+    collection_id: str,
+    description: str,
+    items: Sequence[Mapping[str, Any]],
+    license: str = "CC-BY-4.0",
+    extensions: Sequence[str] = (),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A STAC Collection whose extent covers ``items`` (``fields``: more top-level fields)."""
+    return {
+        "type": "Collection",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": list(extensions),
+        "id": collection_id,
+        "description": description,
+        "license": license,
+        "extent": _collection_extent(items),
+        "links": [],
+        **fields,
+    }
+
+
+def write_stac_catalog(
+    folder: str | os.PathLike[str],
+    catalog_id: str,
+    description: str,
+    collections: Sequence[CollectionSpec],
+) -> Path:
+    """Write ``folder/catalog.json``, ``folder/stac/{collection}/collection.json`` and one
+    ``folder/stac/{collection}/items/{item}.json`` per Item, linked (root, parent, child,
+    item, collection) with relative hrefs; asset hrefs are rewritten from the folder to each
+    Item's file. Returns the catalog's path."""
+    folder = Path(folder)
+    catalog_path = folder / CATALOG_NAME
+    links = [{"rel": "root", "href": f"./{CATALOG_NAME}", "type": "application/json"}]
+    for spec in collections:
+        collection = dict(spec.collection)
+        collection_dir = folder / "stac" / collection["id"]
+        to_root = _relative(CATALOG_NAME, collection_dir, folder)
+        item_links = []
+        for item in spec.items:
+            item_dir = collection_dir / "items"
+            root_href = _relative(CATALOG_NAME, item_dir, folder)
+            parent = _relative(f"stac/{collection['id']}/collection.json", item_dir, folder)
+            written = dict(item) | {
+                "collection": collection["id"],
+                "links": [
+                    {"rel": "root", "href": root_href, "type": "application/json"},
+                    {"rel": "parent", "href": parent, "type": "application/json"},
+                    {"rel": "collection", "href": parent, "type": "application/json"},
+                ],
+                "assets": {
+                    key: dict(asset) | {"href": _relative(asset["href"], item_dir, folder)}
+                    for key, asset in item["assets"].items()
+                },
+            }
+            write_json(item_dir / f"{item['id']}.json", written)
+            item_links.append(
+                {"rel": "item", "href": f"./items/{item['id']}.json", "type": "application/json"}
+            )
+        collection["links"] = [
+            {"rel": "root", "href": to_root, "type": "application/json"},
+            {"rel": "parent", "href": to_root, "type": "application/json"},
+            *item_links,
+        ]
+        write_json(collection_dir / "collection.json", collection)
+        links.append(
+            {
+                "rel": "child",
+                "href": f"./stac/{collection['id']}/collection.json",
+                "type": "application/json",
+            }
+        )
+    catalog = {
+        "type": "Catalog",
+        "stac_version": STAC_VERSION,
+        "id": catalog_id,
+        "description": description,
+        "links": links,
+    }
+    return write_json(catalog_path, catalog)
+
+
+def read_eotdl_metadata(folder: str | os.PathLike[str]) -> Any:
+    """The folder's README front matter parsed by EOTDL's own model
+    (``eotdl.files.metadata.Metadata``), with the name rule EOTDL's CLI states checked too."""
+    try:
+        import frontmatter
+        from eotdl.files.metadata import Metadata
+    except ImportError:
+        raise ImportError(
+            "checking EOTDL folders needs the eotdl client: pip install 'eotdl-tutorials[dev]'"
+        ) from None
+    path = Path(folder) / README_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not EOTDL-ready: it has no {README_NAME}")
+    readme = frontmatter.load(str(path))
+    metadata = Metadata(**(readme.metadata | {"description": readme.content}))
+    check_name(metadata.name)
+    return metadata
+
+
+def check_eotdl_ready(folder: str | os.PathLike[str]) -> Path:
+    """Check ``folder`` as EOTDL would before an upload, offline; return its ``catalog.parquet``.
+
+    1. ``README.md``'s front matter through EOTDL's ``Metadata`` model;
+    2. every STAC object of ``catalog.json`` with ``stac-validator`` (packaged schemas);
+    3. EOTDL's ``prep_ingest_stac``, which reads the catalog with pystac, adds each local
+       asset's size and checksum and writes ``catalog.parquet`` (nothing is uploaded); that
+       file is read back with stac-geoparquet and must hold every Item.
+
+    Raises ValueError/FileNotFoundError saying what is wrong.
+    """
+    from eotdl_tutorials.stac.validate import validate_stac_tree
+
+    folder = Path(folder)
+    read_eotdl_metadata(folder)
+    catalog = folder / CATALOG_NAME
+    if not catalog.is_file():
+        raise FileNotFoundError(f"{folder} is not EOTDL-ready: it has no {CATALOG_NAME}")
+    report = validate_stac_tree(catalog).raise_for_errors()
+    expected = {where.rsplit("#", 1)[1] for where in report.checked if "/items/" in where}
+    import pyarrow.parquet as pq
+    from eotdl.files.ingest import prep_ingest_stac
+    from stac_geoparquet.arrow import stac_table_to_items
+
+    parquet = Path(prep_ingest_stac(folder))
+    items = list(stac_table_to_items(pq.read_table(parquet)))
+    found = {item["id"] for item in items}
+    if found != expected:
+        raise ValueError(
+            f"EOTDL's {parquet} holds {len(found)} items, the catalog {len(expected)}: "
+            f"missing {sorted(expected - found)[:5]}, extra {sorted(found - expected)[:5]}"
+        )
+    unsized = [i["id"] for i in items for a in i["assets"].values() if "size" not in a]
+    if unsized:
+        raise ValueError(f"EOTDL did not find the asset files of items {unsized[:5]}")
+    return parquet

@@ -1,0 +1,161 @@
+"""Every output folder is EOTDL-ready (checked by the ``eotdl`` client) and its STAC is valid
+(checked by ``stac-validator`` with the packaged schemas), all offline.
+
+To check a new output folder, add a fixture that returns it (here or in conftest.py) and one
+line to :data:`OUTPUT_FOLDERS`: ``"<label>": "<fixture name>"``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eotdl_tutorials.data import BandStats, ChipStore
+from eotdl_tutorials.data.sample import ensure_chip_store
+from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.geotiff import L2A_12
+from eotdl_tutorials.publish import (
+    check_eotdl_ready,
+    read_eotdl_metadata,
+    write_eotdl_readme,
+)
+from eotdl_tutorials.stac.schemas import local_schema_map, schema_path
+from eotdl_tutorials.stac.validate import validate_stac_tree
+from eotdl_tutorials.training.pretrain import publish_encoder
+
+#: label -> name of the fixture that returns an output folder written the course's way.
+OUTPUT_FOLDERS = {
+    "chip-store": "chip_store_folder",
+    "encoder": "encoder_folder",
+}
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: any connection attempt fails the test."""
+
+    def refuse(self, address):
+        raise AssertionError(f"network access to {address} during an offline check")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.fixture(scope="session")
+def chip_store_folder(ci_world) -> Path:
+    """The ci chip store (world -> match -> tile), as notebook A1 writes it."""
+    return ensure_chip_store("ci", progress=False)
+
+
+@pytest.fixture(scope="session")
+def encoder_folder(chip_store_folder, tmp_path_factory) -> Path:
+    """An encoder published as A2 publishes its pre-trained one (untrained, tiny, no ONNX)."""
+    torch.manual_seed(0)
+    stats = BandStats(L2A_12, tuple(np.linspace(0.05, 0.3, 12)), tuple([0.05] * 12))
+    encoder = SensorEncoder("s2", stats, arch="test_resnet", input_size=16).eval()
+    folder = tmp_path_factory.mktemp("models") / "barlow-twins-s2-test"
+    return publish_encoder(encoder, folder, ChipStore(chip_store_folder), onnx=False)
+
+
+@pytest.fixture(params=sorted(OUTPUT_FOLDERS))
+def output_folder(request) -> Path:
+    return request.getfixturevalue(OUTPUT_FOLDERS[request.param])
+
+
+def test_every_output_folder_is_eotdl_ready(output_folder, offline):
+    parquet = check_eotdl_ready(output_folder)
+    assert parquet == output_folder / "catalog.parquet" and parquet.is_file()
+
+
+def test_every_output_folder_passes_the_stac_validator(output_folder, offline):
+    report = validate_stac_tree(output_folder / "catalog.json")
+    assert report.valid, report.errors
+    assert len(report.checked) >= 4  # catalog, a collection, an item at least
+
+
+def test_world_items_and_collections_pass_the_stac_validator(ci_world, offline):
+    report = validate_stac_tree(ci_world / "stac")
+    assert report.valid, report.errors
+    collections = sorted((ci_world / "stac" / "collections").glob("*.json"))
+    items = sum(
+        len(json.loads(p.read_text())["features"])
+        for p in (ci_world / "stac" / "items").glob("*.json")
+    )
+    assert len(report.checked) == len(collections) + items
+
+
+def test_a_broken_item_fails_the_stac_validator(ci_world, tmp_path, offline):
+    items = json.loads((ci_world / "stac" / "items" / "sentinel-2-l2a.json").read_text())
+    good, bad, late = (json.loads(json.dumps(items["features"][0])) for _ in range(3))
+    bad["properties"]["proj:epsg"] = "EPSG:32631"  # projection v1.1 wants an integer
+    del late["properties"]["datetime"]  # no datetime nor start/end
+    late["id"] = "no-datetime"
+    (tmp_path / "items.json").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [good, bad, late]})
+    )
+    report = validate_stac_tree(tmp_path / "items.json")
+    assert len(report.checked) == 3 and not report.valid
+    assert [where.rsplit("#", 1)[1] for where in report.errors] == [bad["id"], "no-datetime"]
+    assert "proj:epsg" in next(iter(report.errors.values()))
+    with pytest.raises(ValueError, match="2 of 3 STAC objects are invalid"):
+        report.raise_for_errors()
+
+
+def test_a_folder_eotdl_would_refuse_fails_the_check(encoder_folder, tmp_path, offline):
+    folder = tmp_path / "copy"
+    shutil.copytree(encoder_folder, folder)
+    (folder / "encoder.pt").unlink()  # an asset file the catalog names is missing
+    with pytest.raises(FileNotFoundError):
+        check_eotdl_ready(folder)
+    readme = (folder / "README.md").read_text()
+    (folder / "README.md").write_text(readme.replace("source: https://", "source: "))
+    with pytest.raises(ValueError, match="source must be a URL"):
+        read_eotdl_metadata(folder)
+    (folder / "README.md").unlink()
+    with pytest.raises(FileNotFoundError, match="no README.md"):
+        check_eotdl_ready(folder)
+
+
+@pytest.mark.parametrize("name", ["ab", "a" * 46, "has space", "under_score"])
+def test_names_eotdl_refuses_are_refused_before_writing(tmp_path, name):
+    with pytest.raises(ValueError, match="3 to 45 letters, digits and dashes"):
+        write_eotdl_readme(tmp_path, name=name, description="x")
+    assert not (tmp_path / "README.md").exists()
+
+
+def test_readme_front_matter_is_read_by_eotdl(tmp_path):
+    write_eotdl_readme(
+        tmp_path,
+        name="my-dataset-1",
+        description="# Title\n\nText.",
+        authors=["Ada", "Grace"],
+        license="MIT",
+        source="https://example.org/data",
+        thumbnail="https://example.org/t.png",
+    )
+    metadata = read_eotdl_metadata(tmp_path)
+    assert (metadata.name, metadata.authors, metadata.license) == (
+        "my-dataset-1",
+        ["Ada", "Grace"],
+        "MIT",
+    )
+    assert metadata.thumbnail == "https://example.org/t.png"
+    assert metadata.description.strip() == "# Title\n\nText."
+
+
+def test_schema_map_covers_every_packaged_schema_by_its_url():
+    mapping = local_schema_map()
+    url = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
+    assert Path(mapping[url]) == schema_path(url) and schema_path(url).is_file()
+    assert (
+        mapping["http://geojson.org/schema/Feature.json"]
+        == mapping["https://geojson.org/schema/Feature.json"]
+    )
+    assert json.loads(schema_path(url + "#").read_text())["$schema"]
+    with pytest.raises(FileNotFoundError, match="no packaged JSON schema"):
+        schema_path("https://stac-extensions.github.io/nope/v1.0.0/schema.json")
