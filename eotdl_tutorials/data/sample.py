@@ -21,6 +21,8 @@ def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True)
 
     Builds (or reuses) the world with :func:`eotdl_tutorials.world.ensure_world`, matches its
     EarthView footprints with Sentinel-2/-1 scenes and tiles them into :func:`chip_store_dir`.
+    ``full`` is never built from the sample world: FileNotFoundError naming what to run or set
+    when its store is missing.
     """
     from eotdl_tutorials.matching import match
     from eotdl_tutorials.tiling import tile
@@ -29,7 +31,14 @@ def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     out = chip_store_dir(profile)
     if (out / "meta.json").is_file():
         return out
-    world = ensure_world(WORLD_PROFILE[profile] or "default", seed=seed, progress=progress)
+    if WORLD_PROFILE[profile] is None:
+        raise FileNotFoundError(
+            f"the {profile} profile trains on real data, and there is no chip store in {out}: "
+            f"run notebook A1 with -p profile {profile} -p stac_url URL -p earthview_index PATH "
+            "(it writes that store), or pass the store parameter (-p store PATH) of a chip "
+            "store you built; the sample world is never used in this profile"
+        )
+    world = ensure_world(WORLD_PROFILE[profile], seed=seed, progress=progress)
     matches = match(
         world.earthview_index, world.items_parquet, time_buffer_days=SAMPLE_TIME_BUFFER_DAYS
     )

@@ -209,10 +209,21 @@ def evaluate_label_ratios(
     config = settings(profile)
     ratios = ratios or config.label_ratios
     draws = draws or config.label_draws
+    labelled = chips.labels >= 0  # chips without a label (-1) take no part
+    if not labelled.any():
+        raise ValueError(
+            f"chip store {chips.root} has no land-cover labels (every label is -1, as for chips "
+            "of real EarthView tiles): give it labels from a land-cover raster with "
+            "eotdl_tutorials.data.label_store_from_raster (notebook A3: -p label_source "
+            "PATH_OR_URL, e.g. an ESA WorldCover tile)"
+        )
     train_rows, test_rows = chips.split_indices("train"), chips.split_indices("test")
+    train_rows, test_rows = train_rows[labelled[train_rows]], test_rows[labelled[test_rows]]
     for split, rows in (("train", train_rows), ("test", test_rows)):
         if rows.size == 0:
-            raise ValueError(f"chip store {chips.root} has no {split!r} chips to evaluate with")
+            raise ValueError(
+                f"chip store {chips.root} has no labelled {split!r} chips to evaluate with"
+            )
     train_y, test_y = chips.labels[train_rows], chips.labels[test_rows]
     encoders = {PRETRAINED: encoder, RANDOM: random_encoder(encoder, random_seed)}
     train_x = {

@@ -35,6 +35,16 @@ S2_COLLECTION, S1_COLLECTION, HR_COLLECTION = (
 )
 
 
+def collection_link(collection_id: str) -> dict:
+    """The link STAC 1.0 requires of an item with a ``collection`` field (relative to the
+    world's ``stac/items/`` files)."""
+    return {
+        "rel": "collection",
+        "href": f"../collections/{collection_id}.json",
+        "type": "application/json",
+    }
+
+
 def footprint_wgs84(epsg: int, bounds: tuple[float, float, float, float]) -> shapely.Polygon:
     """The WGS84 polygon of UTM ``bounds`` (edges densified, so it stays exact enough)."""
     box = shapely.segmentize(shapely.box(*bounds), (bounds[2] - bounds[0]) / 8)
@@ -125,7 +135,7 @@ def s2_item(
             "earthsearch:boa_offset_applied": False,
             "processing:software": {"eotdl-tutorials-sample-world": "1"},
         },
-        "links": [],
+        "links": [collection_link(S2_COLLECTION)],
         "assets": assets,
         "collection": S2_COLLECTION,
     }
@@ -170,7 +180,7 @@ def s1_item(
             "sat:orbit_state": orbit_state,
             "proj:epsg": grid.epsg,
         },
-        "links": [],
+        "links": [collection_link(S1_COLLECTION)],
         "assets": assets,
         "collection": S1_COLLECTION,
     }
@@ -193,7 +203,7 @@ def hr_item(item_id: str, grid: TileGrid, moment: datetime, zone: str, href: str
             "satellogic:zone": zone,
             "satellogic:region": f"{round(grid.x0)}_{round(grid.y0 - grid.height)}",
         },
-        "links": [],
+        "links": [collection_link(HR_COLLECTION)],
         "assets": {
             "analytic": {
                 "href": href,

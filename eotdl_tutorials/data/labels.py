@@ -1,0 +1,88 @@
+"""Land-cover labels for a chip store from a land-cover raster (e.g. an ESA WorldCover tile).
+
+A store cut from real EarthView tiles has no label masks (``label = -1``): give it labels from
+any raster rasterio opens (a local GeoTIFF, or ``/vsicurl/https://...`` of a COG found by STAC),
+the majority class under each footprint mapped to the store's classes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import rasterio.windows
+from tqdm.auto import tqdm
+
+from eotdl_tutorials.data.store import ChipStore
+from eotdl_tutorials.files import atomic_path, write_json
+
+#: ESA WorldCover 2021 codes -> the course's classes (None: no course class).
+WORLDCOVER_CLASSES: dict[int, str | None] = {
+    10: "forest",
+    20: "grassland",  # shrubland
+    30: "grassland",
+    40: "cropland",
+    50: "built-up",
+    60: "bare soil",
+    70: None,  # snow and ice
+    80: "water",
+    90: "grassland",  # herbaceous wetland
+    95: "forest",  # mangroves
+    100: "grassland",  # moss and lichen
+}
+UNLABELLED = -1
+
+
+def majority_codes(
+    footprints: gpd.GeoSeries, raster: str | os.PathLike[str], progress: bool = True
+) -> np.ndarray:
+    """The most frequent non-nodata raster value under each footprint (-1 where none)."""
+    codes = np.full(len(footprints), UNLABELLED, dtype=np.int64)
+    with rasterio.open(raster) as src:
+        if src.crs is None:
+            raise ValueError(f"label raster {raster} has no CRS: give a georeferenced raster")
+        shapes = footprints.to_crs(src.crs)
+        for i, geometry in enumerate(tqdm(shapes, desc="labels", disable=not progress)):
+            window = rasterio.windows.from_bounds(*geometry.bounds, transform=src.transform)
+            data = src.read(1, window=window, boundless=True, fill_value=src.nodata or 0)
+            values = data[data != (src.nodata if src.nodata is not None else 0)]
+            if values.size:
+                found, counts = np.unique(values, return_counts=True)
+                codes[i] = int(found[counts.argmax()])
+    return codes
+
+
+def label_store_from_raster(
+    store: str | os.PathLike[str],
+    raster: str | os.PathLike[str],
+    class_map: Mapping[int, str | None] = WORLDCOVER_CLASSES,
+    progress: bool = True,
+) -> int:
+    """Set the ``label`` of every chip of ``store`` from ``raster`` and return how many got one.
+
+    ``class_map``: raster value -> one of the store's class names (None or absent: unlabelled).
+    ``index.parquet`` is rewritten atomically; its ``label_source`` column names the raster.
+    """
+    chips = ChipStore(store)
+    unknown = {name for name in class_map.values() if name and name not in chips.classes}
+    if unknown:
+        raise ValueError(
+            f"class_map names {sorted(unknown)}, not classes of the store "
+            f"({', '.join(chips.classes)})"
+        )
+    path = chips.root / "index.parquet"
+    index = gpd.read_parquet(path)
+    codes = majority_codes(index.geometry, raster, progress)
+    position = {name: k for k, name in enumerate(chips.classes)}
+    index["label"] = [
+        position[name] if (name := class_map.get(int(code))) else UNLABELLED for code in codes
+    ]
+    index["label_source"] = str(raster)
+    with atomic_path(path) as tmp:
+        index.to_parquet(tmp)
+    meta = dict(chips.meta) | {"labels": {"source": str(raster), "class_map": dict(class_map)}}
+    write_json(chips.root / "meta.json", meta)
+    return int((index["label"] >= 0).sum())
