@@ -21,6 +21,21 @@ PROFILE ?= default
 DATA ?= data
 export EOTDL_TUTORIALS_DATA := $(abspath $(DATA))
 
+# PROFILE=full reads real catalogues, never the sample world: STAC_URL and EARTHVIEW_INDEX are
+# notebook A1's stac_url and earthview_index (A2 and A3 then use the chip store A1 writes),
+# LABEL_SOURCE is A3's label_source (a land-cover raster: real chips have no label masks).
+ifeq ($(PROFILE),full)
+ifneq ($(filter course notebooks book,$(MAKECMDGOALS)),)
+ifeq ($(and $(STAC_URL),$(EARTHVIEW_INDEX),$(LABEL_SOURCE)),)
+$(error PROFILE=full reads real data: set STAC_URL (e.g. https://earth-search.aws.element84.com/v1), \
+EARTHVIEW_INDEX (the EarthView index parquet) and LABEL_SOURCE (a land-cover GeoTIFF or \
+/vsicurl/ URL, e.g. an ESA WorldCover tile); see book/real-data.md)
+endif
+endif
+PAPERMILL_PARAMS := -p stac_url $(STAC_URL) -p earthview_index $(EARTHVIEW_INDEX) \
+	-p label_source $(LABEL_SOURCE)
+endif
+
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(NOTEBOOKS:notebooks/%=book/notebooks/%)
 # The toc is book/_toc.yml (the default); the HTML goes to book/_build/html.
@@ -63,7 +78,7 @@ notebooks: world $(EXECUTED)
 # Each notebook runs from notebooks/ (as in the tests) into a temporary name, renamed when done.
 $(EXECUTED): book/notebooks/%.ipynb: notebooks/%.ipynb FORCE | world
 	@mkdir -p $(@D)
-	$(BIN)/papermill $< $(@D)/.$*.running.ipynb --cwd notebooks -k python3 -p profile $(PROFILE)
+	$(BIN)/papermill $< $(@D)/.$*.running.ipynb --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
 	mv $(@D)/.$*.running.ipynb $@
 
 book: notebooks
