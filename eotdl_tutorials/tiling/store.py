@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,9 @@ from eotdl_tutorials.tiling.chips import (
 from eotdl_tutorials.tiling.specs import SENSORS
 from eotdl_tutorials.world.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.world.spec import CLASSES
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 STORE_FORMAT = "eotdl-tutorials-chips"
 STORE_FORMAT_VERSION = 1
@@ -227,13 +230,25 @@ def group_tasks(jobs: dict[str, list[ChipJob]], chunk: int) -> Iterator[tuple[st
 
 
 def _run_all(
-    tasks: list[tuple[str, list[ChipJob]]], options: TaskOptions, workers: int, progress: bool
+    tasks: list[tuple[str, list[ChipJob]]],
+    options: TaskOptions,
+    workers: int,
+    progress: bool,
+    client: Client | None = None,
 ) -> list[Outcome]:
     total = sum(len(jobs) for _, jobs in tasks)
     bar = tqdm(total=total, desc="chips", unit="chip", disable=not progress)
     outcomes: list[Outcome] = []
     try:
-        if workers <= 1:
+        if client is not None:
+            from distributed import as_completed as completed_on_cluster
+
+            futures = [client.submit(run_task, s, j, options, pure=False) for s, j in tasks]
+            sizes = {f.key: len(jobs) for f, (_, jobs) in zip(futures, tasks, strict=True)}
+            for future in completed_on_cluster(futures):
+                outcomes += future.result()
+                bar.update(sizes[future.key])
+        elif workers <= 1:
             for sensor, jobs in tasks:
                 outcomes += run_task(sensor, jobs, options)
                 bar.update(len(jobs))
@@ -315,13 +330,17 @@ def tile(
     max_cloud_percent: float | None = None,
     chunk: int = DEFAULT_CHUNK,
     progress: bool = True,
+    client: Client | None = None,
 ) -> TilingReport:
     """Cut and pack the chips of every matched footprint into the chip store ``out``.
 
     ``matches``: a :class:`~eotdl_tutorials.matching.MatchResult` or its folder. ``labels_dir``:
     a sample world's ``labels/`` folder (label masks ``landcover/{id}.tif``), or None.
-    ``workers``: processes (1: in this process). Chips with more than ``max_nodata_percent``
-    no-data pixels, or (S2, when set) more than ``max_cloud_percent`` SCL cloud, are skipped.
+    ``workers``: processes (1: in this process). ``client``: a ``distributed.Client`` whose
+    workers cut the chips instead (a ``LocalCluster``, or a cluster's scheduler address; the
+    workers must see ``out`` and the imagery at the same paths or URLs). Chips with more than
+    ``max_nodata_percent`` no-data pixels, or (S2, when set) more than ``max_cloud_percent`` SCL
+    cloud, are skipped.
     Chips already in ``out/chips`` for the same item are reused, not read again.
     """
     started = time.perf_counter()
@@ -351,7 +370,7 @@ def tile(
         )
         staging[sensor] = str(path)
     options = TaskOptions(str(out), staging, max_nodata_percent, max_cloud_percent)
-    outcomes = _run_all(list(group_tasks(jobs, chunk)), options, workers, progress)
+    outcomes = _run_all(list(group_tasks(jobs, chunk)), options, workers, progress, client)
     good = np.zeros(len(planned), dtype=bool)
     per_row: dict[int, int] = {}
     labels: dict[int, tuple[int, list[bool] | None]] = {}
