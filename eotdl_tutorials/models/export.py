@@ -21,6 +21,7 @@ from typing import Any
 import onnx
 import pystac
 import torch
+from pystac.extensions.eo import EOExtension
 from pystac.extensions.mlm import (
     InputStructure,
     MLMExtension,
@@ -176,6 +177,10 @@ def mlm_item(
         pretrained=True,
         pretrained_source="Barlow Twins self-supervised pre-training",
     )
+    # MLM requires named input bands to be described by a band extension: the eo:bands of
+    # every model asset.
+    item.stac_extensions.append(EOExtension.get_schema_uri())
+    bands = [{"name": band} for band in encoder.bands]
     # MLM 1.4 describes value scaling as one object per band (pystac writes a single object).
     item.properties["mlm:input"][0]["value_scaling"] = [
         {"type": "z-score", "mean": mean, "stddev": std}
@@ -187,7 +192,7 @@ def mlm_item(
             WEIGHTS_NAME,
             media_type="application/octet-stream; application=pytorch",
             roles=["mlm:model", "mlm:weights"],
-            extra_fields={"mlm:artifact_type": "torch.save"},
+            extra_fields={"mlm:artifact_type": "torch.save", "eo:bands": bands},
         ),
     )
     item.add_asset(
@@ -196,7 +201,7 @@ def mlm_item(
             ONNX_NAME,
             media_type="application/octet-stream; framework=onnx; profile=onnx",
             roles=["mlm:model"],
-            extra_fields={"mlm:artifact_type": "onnx"},
+            extra_fields={"mlm:artifact_type": "onnx", "eo:bands": bands},
         ),
     )
     item.add_asset(

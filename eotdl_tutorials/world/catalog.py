@@ -35,6 +35,12 @@ S2_COLLECTION, S1_COLLECTION, HR_COLLECTION = (
 )
 
 
+def eo_common_name(name: str) -> str:
+    """The eo extension's common name of a band: Earth Search's asset keys ``rededge1..3``
+    are all ``rededge`` there."""
+    return "rededge" if name.startswith("rededge") else name
+
+
 def collection_link(collection_id: str) -> dict:
     """The link STAC 1.0 requires of an item with a ``collection`` field (relative to the
     world's ``stac/items/`` files)."""
@@ -81,7 +87,7 @@ def s2_item(
             "eo:bands": [
                 {
                     "name": band.common_name,
-                    "common_name": band.common_name,
+                    "common_name": eo_common_name(band.common_name),
                     "description": band.name,
                     "center_wavelength": band.center_nm / 1000,
                     "full_width_half_max": band.fwhm_nm / 1000,
