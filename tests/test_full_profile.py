@@ -7,8 +7,10 @@ import subprocess
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
+import shapely
 import torch
 from rasterio.transform import from_origin
 
@@ -20,6 +22,7 @@ from eotdl_tutorials.data import (
     write_synthetic_store,
 )
 from eotdl_tutorials.data.synthetic import S2_BANDS
+from eotdl_tutorials.matching import match
 from eotdl_tutorials.models import SensorEncoder
 from eotdl_tutorials.training import evaluate_label_ratios
 
@@ -114,3 +117,42 @@ def test_make_course_full_names_the_parameters_it_needs(project_root):
     assert "-p stac_url https://earth-search.aws.element84.com/v1" in a1
     assert "-p earthview_index /data/earthview.parquet" in a1
     assert "world build" not in given.stdout  # no sample world in the full profile
+
+
+def test_an_unreachable_catalogue_is_a_clear_error():
+    footprints = gpd.GeoDataFrame(
+        {"id": ["a"], "datetime": [pd.Timestamp("2024-04-19T00:00Z")]},
+        geometry=[shapely.box(5, 45, 5.001, 45.001)],
+        crs=4326,
+    )
+    with pytest.raises(ConnectionError, match="check the URL"):
+        match(footprints, "http://127.0.0.1:9/v1")  # nothing listens on port 9
+
+
+#: notebook -> what its full run without real data must say
+FULL_WITHOUT_DATA = {
+    "A1_multisensor_dataset": "set stac_url and earthview_index",
+    "A2_barlow_twins_pretraining": "-p stac_url URL -p earthview_index PATH",
+    "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
+}
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", sorted(FULL_WITHOUT_DATA))
+def test_notebooks_in_full_profile_stop_without_real_data(
+    name, project_root, tmp_path, monkeypatch
+):
+    import papermill
+
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(tmp_path / "data"))
+    with pytest.raises(papermill.PapermillExecutionError) as failed:
+        papermill.execute_notebook(
+            str(project_root / "notebooks" / f"{name}.ipynb"),
+            str(tmp_path / f"{name}.ipynb"),
+            parameters={"profile": "full"},
+            cwd=str(project_root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    assert FULL_WITHOUT_DATA[name] in failed.value.evalue
+    assert not (tmp_path / "data" / "world-default").exists()  # no sample world built
