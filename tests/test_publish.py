@@ -75,7 +75,7 @@ def test_every_output_folder_is_eotdl_ready(output_folder, offline):
 def test_every_output_folder_passes_the_stac_validator(output_folder, offline):
     report = validate_stac_tree(output_folder / "catalog.json")
     assert report.valid, report.errors
-    assert len(report.checked) >= 4  # catalog, a collection, an item at least
+    assert len(report.checked) >= 3  # a catalog, a collection and an item at least
 
 
 def test_world_items_and_collections_pass_the_stac_validator(ci_world, offline):
