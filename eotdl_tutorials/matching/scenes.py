@@ -4,7 +4,9 @@ The footprints are gathered into a few search areas: their windows' centres fall
 ``cell_deg`` degree cells, touching cells merge into one area, and each area is searched (paged)
 with the bounding box of its windows and the time range of its footprints widened by the time
 window, that range cut into a few pieces when the areas are few. A search is a few STAC API
-requests, not one per footprint.
+requests, not one per footprint. An API that declares the ``filter`` (or ``query``) and
+``fields`` extensions applies the cloud-cover limit itself and sends only the fields the join
+reads (:data:`~eotdl_tutorials.stac.FRAME_FIELDS`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import scipy.ndimage
 from eotdl_tutorials.matching.join import MatchRules
 from eotdl_tutorials.matching.windows import Windows
 from eotdl_tutorials.stac import (
+    FRAME_FIELDS,
     RequestCounter,
     RetryPolicy,
     items_to_frame,
@@ -183,6 +186,7 @@ def fetch_scenes(
             area.datetime,
             max_cloud_cover=None if rules.sensor == "s1" else rules.max_cloud_cover,
             limit=PAGE_SIZE,
+            fields=FRAME_FIELDS,
         )
         return _frame(items, rules)
 
