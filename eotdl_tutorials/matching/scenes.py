@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -120,6 +121,19 @@ def plan_searches(
     return plan
 
 
+def search_arguments(rules: MatchRules, area: SearchArea) -> dict[str, Any]:
+    """The search of one collection over one area, as keyword arguments of
+    :func:`~eotdl_tutorials.stac.search_item_dicts` (the source apart)."""
+    return {
+        "collections": rules.collection,
+        "bbox": area.bbox,
+        "datetime": area.datetime,
+        "max_cloud_cover": None if rules.sensor == "s1" else rules.max_cloud_cover,
+        "limit": PAGE_SIZE,
+        "fields": FRAME_FIELDS,
+    }
+
+
 def is_api(source: ScenesSource) -> bool:
     """Whether ``source`` is a STAC API URL (not a file, not a frame)."""
     return isinstance(source, str | os.PathLike) and str(source).startswith(("http://", "https://"))
@@ -180,13 +194,7 @@ def fetch_scenes(
             local.source = open_source(source, counter, retry)
         _, rules, area = searches[i]
         items = search_item_dicts(
-            file if file is not None else local.source,
-            rules.collection,
-            area.bbox,
-            area.datetime,
-            max_cloud_cover=None if rules.sensor == "s1" else rules.max_cloud_cover,
-            limit=PAGE_SIZE,
-            fields=FRAME_FIELDS,
+            file if file is not None else local.source, **search_arguments(rules, area)
         )
         return _frame(items, rules)
 

@@ -500,6 +500,24 @@ def search_item_dicts(
     return _collect(_opened(source, counter, retry), query, limit, max_items)
 
 
+def search_parameters(
+    source: ItemSource,
+    collections: str | Sequence[str],
+    bbox: Sequence[float],
+    datetime: DatetimeLike | None = None,
+    max_cloud_cover: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+    fields: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of the first ``POST /search`` that :func:`search_item_dicts` sends for
+    these arguments to the API ``source`` (opened by :func:`open_source`)."""
+    if not isinstance(source, _ApiSource):
+        raise ValueError("search_parameters needs a STAC API opened with open_source(URL)")
+    _check_limits(limit, None)
+    query = _make_query(collections, bbox, parse_datetime(datetime), max_cloud_cover, fields)
+    return source.item_search(query, limit).get_parameters()
+
+
 def search_items(
     source: str | Path | ItemSource,
     collections: str | Sequence[str],

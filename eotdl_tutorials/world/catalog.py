@@ -71,7 +71,11 @@ def s2_item(
             "eo:bands": [
                 {
                     "name": band.common_name,
-                    "common_name": band.common_name,
+                    # the eo extension's common names: B05-B07 are all "rededge" (as Earth
+                    # Search v1 writes them); their asset keys stay rededge1-3
+                    "common_name": band.common_name.rstrip("123")
+                    if band.common_name.startswith("rededge")
+                    else band.common_name,
                     "description": band.name,
                     "center_wavelength": band.center_nm / 1000,
                     "full_width_half_max": band.fwhm_nm / 1000,
