@@ -4,7 +4,9 @@
 ``data_dir()/"pgstac"``): created with ``initdb`` on first use, started and stopped with
 ``pg_ctl``, listening on a Unix socket in that folder only (no TCP port, no system service or
 system database touched). PostgreSQL refuses to run as root: as root the cluster runs as
-Debian's ``postgres`` user. :func:`load_world` puts a world's collections and items into one
+Debian's ``postgres`` user. A program that finds the cluster already running (another
+``stac serve --backend pgstac``, a benchmark) shares it, and leaves stopping it to the program
+that started it. :func:`load_world` puts a world's collections and items into one
 database of that cluster with pypgstac (``migrate``, then its loader), once: a second start
 finds them there, a changed world is loaded again. ``LocalStacApi(..., backend="pgstac")``
 (:mod:`eotdl_tutorials.stac.server`) serves the database with stac-fastapi-pgstac.
@@ -35,8 +37,12 @@ UNPRIVILEGED_USER = "postgres"
 _FINGERPRINT_TABLE = "public.eotdl_world_source"
 
 
-class ClusterLockError(RuntimeError):
-    """The cluster folder is in use by a running server, or holds a stale lock."""
+class ClusterError(OSError):
+    """A PostgreSQL program failed on the private cluster (the message has its output)."""
+
+
+class ClusterLockError(ClusterError):
+    """The cluster folder holds a lock naming a live process that is not PostgreSQL."""
 
 
 def postgres_bindir() -> Path:
@@ -117,7 +123,7 @@ class PgCluster:
         done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.is_file() else ""
-            raise RuntimeError(
+            raise ClusterError(
                 f"`{' '.join(command[:2])}` failed for the pgstac cluster in {self.folder} "
                 f"(exit status {done.returncode}): {(done.stderr or done.stdout).strip()}"
                 + (f"\nserver log:\n{log}" if log else "")
@@ -169,48 +175,55 @@ class PgCluster:
             "--no-sync",
         )
 
-    def check_lock(self) -> None:
-        """ClusterLockError when a server already runs on this folder or left a lock."""
-        lock = self.data / "postmaster.pid"
-        if not lock.is_file():
-            return
+    def _lock_pid(self) -> int | None:
+        """The process named by the cluster's lock file, if any."""
         try:
-            pid = int(lock.read_text().split()[0])
+            return int((self.data / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
-            pid = 0
-        if pid and _pid_alive(pid) and _is_postgres(pid):
-            raise ClusterLockError(
-                f"the pgstac cluster in {self.folder} is already running (PostgreSQL pid {pid}): "
-                "another `stac serve --backend pgstac` or benchmark uses it; stop that first (or "
-                f"`pg_ctl -D {self.data} stop` as the `{self._user}` user if none runs)"
-            )
-        if pid and _pid_alive(pid):
-            raise ClusterLockError(
-                f"stale lock in the pgstac cluster {self.folder}: {lock} names pid {pid}, which "
-                "is not a PostgreSQL server: delete that file if no PostgreSQL runs on this folder"
-            )
+            return None
 
-    @property
-    def _user(self) -> str:
-        return UNPRIVILEGED_USER if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
+    def server_pid(self) -> int | None:
+        """The pid of the PostgreSQL server running on this folder, or None."""
+        pid = self._lock_pid()
+        return pid if pid and _pid_alive(pid) and _is_postgres(pid) else None
+
+    def check_lock(self) -> None:
+        """ClusterLockError when the lock file names a live process that is not PostgreSQL (a
+        lock left by a server that died, its pid since reused); PostgreSQL itself removes a
+        lock whose process is gone."""
+        pid = self._lock_pid()
+        if pid and _pid_alive(pid) and not _is_postgres(pid):
+            raise ClusterLockError(
+                f"stale lock in the pgstac cluster {self.folder}: {self.data / 'postmaster.pid'} "
+                f"names pid {pid}, which is not a PostgreSQL server: delete that file if no "
+                "PostgreSQL runs on this folder, then start again"
+            )
 
     def start(self) -> None:
-        """Create the cluster if needed and start its server (waits until it accepts)."""
+        """Create the cluster if needed and start its server (waits until it accepts), or
+        share the server already running on this folder."""
         self.init()
+        if self.server_pid() is not None:
+            return
         self.check_lock()
         options = (
             f"-c listen_addresses='' -k {self.folder} -p {SOCKET_PORT} "
             "-c unix_socket_permissions=0700 -c synchronous_commit=off "
             "-c max_connections=50 -c shared_buffers=256MB -c max_locks_per_transaction=256"
         )
-        self._run(
-            "pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "120",
-            "-o", options,
-        )  # fmt: skip
+        try:
+            self._run(
+                "pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "120",
+                "-o", options,
+            )  # fmt: skip
+        except ClusterError:
+            if self.server_pid() is None:  # not another program that started it meanwhile
+                raise
+            return
         self.started = True
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) if this object started it."""
+        """Stop the server (fast shutdown) if this object started it (a shared one stays)."""
         if self.started and (self.data / "postmaster.pid").is_file():
             self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60")
         self.started = False

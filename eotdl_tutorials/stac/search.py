@@ -316,7 +316,8 @@ class _ApiSource:
         elif query.max_cloud_cover is not None and self.server_query:
             server["query"] = {"eo:cloud_cover": {"lte": query.max_cloud_cover}}
         if query.fields is not None and self.server_fields:
-            server["fields"] = {"include": list(query.fields), "exclude": []}
+            unwanted = [] if "links" in query.fields else ["links"]  # else the API adds them
+            server["fields"] = {"include": list(query.fields), "exclude": unwanted}
         return self.client.search(
             collections=query.collections,
             bbox=list(query.bbox),
