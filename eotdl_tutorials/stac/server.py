@@ -163,6 +163,11 @@ class LocalStacApi:
         return f"http://{HOST}:{self.port}"
 
     @property
+    def server_name(self) -> str:
+        """The program that serves the API."""
+        return "rustac serve" if self.backend == "rustac" else "stac-fastapi-pgstac"
+
+    @property
     def running(self) -> bool:
         """Whether the server process is alive."""
         return self._process is not None and self._process.poll() is None
@@ -257,7 +262,7 @@ class LocalStacApi:
                 if "Address already in use" in output or "address already in use" in output:
                     raise PortInUseError(self.port or 0)
                 raise RuntimeError(
-                    f"the {self.backend} STAC API stopped at start (exit status "
+                    f"{self.server_name} stopped at start (exit status "
                     f"{self._process.returncode}): {output or 'no output'}"
                 )
             try:
@@ -268,7 +273,7 @@ class LocalStacApi:
                 pass
             time.sleep(0.05)
         raise TimeoutError(
-            f"the {self.backend} STAC API did not answer on {self.url} within "
+            f"{self.server_name} did not answer on {self.url} within "
             f"{self.startup_timeout_s:.0f} s; its output: {self.server_output() or 'none'}"
         )
 
