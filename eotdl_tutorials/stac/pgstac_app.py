@@ -11,7 +11,8 @@ Three fixes to stac-fastapi-pgstac 7.2 where it departs from the STAC API specif
   is rewritten as the CQL2 ``filter`` it means (:func:`query_to_cql2`), so the whole extension
   works, ``startsWith``, ``endsWith``, ``contains`` and ``in`` included;
 - with the ``fields`` extension, items named in ``include`` lost their ``type`` (a GeoJSON
-  feature always has it: it is kept unless excluded), and an ``exclude`` with an explicitly
+  feature always has it: it is kept with ``id`` and ``collection`` unless excluded,
+  :data:`KEPT_FIELDS`), and an ``exclude`` with an explicitly
   empty ``include`` removed fields from the whole item instead of from the extension's default
   set (:data:`DEFAULT_FIELDS`), and a POST ``"fields": null`` is refused (400) as the
   extension's schema says;
@@ -45,6 +46,9 @@ from stac_fastapi.types.errors import InvalidQueryParameter
 EXTENSIONS = ("query", "filter", "fields", "sort", "pagination", "collection_search")
 
 
+#: What an item keeps whatever ``include`` says (unless excluded): GeoJSON's ``type``, and the
+#: ``id`` and ``collection`` that pgstac keeps when it filters the fields itself.
+KEPT_FIELDS = frozenset({"type", "id", "collection"})
 #: The fields extension's default set: what an explicitly empty ``include`` stands for.
 DEFAULT_FIELDS = frozenset(
     {"type", "stac_version", "id", "geometry", "bbox", "links", "assets", "properties.datetime"}
@@ -124,7 +128,7 @@ class _Client(CoreCrudClient):
         if fields is not None:
             exclude = set(fields.exclude or ())
             if fields.include:
-                fields.include = set(fields.include) | ({"type"} - exclude)
+                fields.include = set(fields.include) | (KEPT_FIELDS - exclude)
             elif exclude and "include" in fields.model_fields_set:
                 fields.include = set(DEFAULT_FIELDS - exclude)
         return await super()._search_base(search_request, request)
@@ -183,6 +187,7 @@ def create_app(socket_dir: str, database: str) -> FastAPI:
 
     settings = Settings(
         enabled_extensions=list(EXTENSIONS),
+        use_api_hydrate=True,  # items merged with their collection's base here: faster
         stac_fastapi_title="eotdl-tutorials sample world (pgstac)",
         stac_fastapi_description="A sample world's STAC items in pgstac (stac-fastapi-pgstac)",
     )
