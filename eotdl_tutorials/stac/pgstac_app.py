@@ -1,4 +1,4 @@
-"""The stac-fastapi-pgstac application of :class:`~eotdl_tutorials.stac.pgstac.PgstacApi`.
+"""The stac-fastapi-pgstac application behind ``LocalStacApi(..., backend="pgstac")``.
 
 Run as ``python -m eotdl_tutorials.stac.pgstac_app SOCKET_DIR DATABASE PORT``: it serves the
 pgstac database ``DATABASE`` of the private cluster listening on the Unix socket in
@@ -10,12 +10,10 @@ Three fixes to stac-fastapi-pgstac 7.2 where it departs from the STAC API specif
 - its ``query`` extension takes only the comparison operators (its own TODO): here a ``query``
   is rewritten as the CQL2 ``filter`` it means (:func:`query_to_cql2`), so the whole extension
   works, ``startsWith``, ``endsWith``, ``contains`` and ``in`` included;
-- with the ``fields`` extension, items named in ``include`` lost their ``type`` (a GeoJSON
-  feature always has it: it is kept with ``id`` and ``collection`` unless excluded,
-  :data:`KEPT_FIELDS`), and an ``exclude`` with an explicitly
-  empty ``include`` removed fields from the whole item instead of from the extension's default
-  set (:data:`DEFAULT_FIELDS`), and a POST ``"fields": null`` is refused (400) as the
-  extension's schema says;
+- ``fields``: an ``include`` dropped an item's ``type`` (a GeoJSON feature always has it: it is
+  kept, with ``id`` and ``collection``, unless excluded: :data:`KEPT_FIELDS`); an ``exclude``
+  with an explicitly empty ``include`` removed fields from the whole item instead of from the
+  extension's default set (:data:`DEFAULT_FIELDS`); a POST ``"fields": null`` is refused (400);
 - item collections filtered by ``fields`` were sent as ``application/json``: they are
   ``application/geo+json`` like the others.
 """
@@ -41,11 +39,11 @@ from stac_fastapi.pgstac.extensions import QueryExtension
 from stac_fastapi.pgstac.models.extensions import Extensions
 from stac_fastapi.types.errors import InvalidQueryParameter
 
+from eotdl_tutorials.stac.pgstac import SOCKET_PORT
+
 #: The server's declared extensions: item search with query, filter (CQL2), fields, sortby and
 #: paging, and collection search.
 EXTENSIONS = ("query", "filter", "fields", "sort", "pagination", "collection_search")
-
-
 #: What an item keeps whatever ``include`` says (unless excluded): GeoJSON's ``type``, and the
 #: ``id`` and ``collection`` that pgstac keeps when it filters the fields itself.
 KEPT_FIELDS = frozenset({"type", "id", "collection"})
@@ -176,7 +174,7 @@ class _SocketSettings(PostgresSettings):
 def create_app(socket_dir: str, database: str) -> FastAPI:
     """The STAC API over ``database`` of the cluster whose socket is in ``socket_dir``."""
     postgres = _SocketSettings(
-        pguser="postgres", pgpassword="", pghost=socket_dir, pgport=5432, pgdatabase=database
+        pguser="postgres", pgpassword="", pghost=socket_dir, pgport=SOCKET_PORT, pgdatabase=database
     )
 
     @asynccontextmanager
