@@ -42,18 +42,24 @@ EXECUTED := $(NOTEBOOKS:notebooks/%=book/notebooks/%)
 # Keep these flags in step with tests/test_notebooks.py, which builds the book the same way.
 BOOK_FLAGS := --config _config.yml --path-output book -W -n --keep-going
 
-.PHONY: help course test install world notebooks book FORCE
+.PHONY: help course test install postgis world notebooks book FORCE
 
 help:
 	@echo "make course   install into .venv, build the sample world, execute the notebooks"
 	@echo "              (PROFILE=$(PROFILE)) and build the book into book/_build/html"
-	@echo "make test     install into .venv and run every test"
+	@echo "make test     install into .venv (and PostGIS, see make postgis), run every test"
+	@echo "make postgis  install PostGIS for the machine's PostgreSQL with apt if missing (the"
+	@echo "              pgstac STAC backend needs it; root only, else it says what to run)"
 
 course: book
 	@echo "The book: book/_build/html/index.html"
 
-test: install
+test: install postgis
 	$(BIN)/python -m pytest
+
+# The pgstac STAC backend (and its tests) runs a private PostgreSQL cluster with PostGIS.
+postgis:
+	scripts/install-postgis.sh
 
 install: $(INSTALLED)
 

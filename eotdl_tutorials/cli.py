@@ -27,7 +27,7 @@ def _world_build(args: argparse.Namespace) -> None:
 def _stac_serve(args: argparse.Namespace) -> None:
     from eotdl_tutorials.stac import serve_forever
 
-    serve_forever(args.world_dir, port=args.port)
+    serve_forever(args.world_dir, port=args.port, backend=args.backend)
 
 
 def _bench_training(args: argparse.Namespace) -> None:
@@ -79,7 +79,7 @@ def _bench_matching(args: argparse.Namespace) -> None:
 
     result = bench_matching(
         args.world, footprints=args.footprints, baseline_footprints=args.baseline_footprints,
-        dask_workers=args.dask_workers, progress=not args.quiet,
+        dask_workers=args.dask_workers, progress=not args.quiet, backend=args.backend,
     )  # fmt: skip
     print(format_report(result))
     if args.json:
@@ -223,6 +223,13 @@ def _add_matching_commands(
         help="run the join on a local Dask "
         "cluster of this many processes (default: 0, in this process)",
     )
+    bm.add_argument(
+        "--backend",
+        choices=["rustac", "pgstac"],
+        default="rustac",
+        help="the local STAC API: rustac (in memory, no server-side filters) or pgstac "
+        "(PostgreSQL under the data folder, with filter and fields; default: rustac)",
+    )
     bm.add_argument("--json", help="also write the figures to this JSON file")
     bm.add_argument("--quiet", action="store_true", help="no progress bar")
     bm.set_defaults(run=_bench_matching)
@@ -281,12 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
     stac_commands = stac.add_subparsers(dest="stac_command", metavar="ACTION", required=True)
     serve = stac_commands.add_parser(
         "serve",
-        help="serve a world's STAC items as a local STAC API (rustac, 127.0.0.1)",
-        description="Serve the STAC collections and items of a built world with `rustac serve` "
-        "on 127.0.0.1 until interrupted (Ctrl-C).",
+        help="serve a world's STAC items as a local STAC API (rustac or pgstac, 127.0.0.1)",
+        description="Serve the STAC collections and items of a built world on 127.0.0.1 until "
+        "interrupted (Ctrl-C): with `rustac serve` (in memory), or with stac-fastapi-pgstac over "
+        "a private PostgreSQL cluster in DATA/pgstac (started and stopped with the command).",
     )
     serve.add_argument("world_dir", help="a folder made by `eotdl-tutorials world build`")
     serve.add_argument("--port", type=int, default=7822, help="TCP port (default: 7822)")
+    serve.add_argument(
+        "--backend",
+        choices=["rustac", "pgstac"],
+        default="rustac",
+        help="rustac (in memory, zero set-up) or pgstac (a private PostgreSQL cluster under the "
+        "data folder, loaded once, served by stac-fastapi-pgstac; needs PostGIS) "
+        "(default: rustac)",
+    )
     serve.set_defaults(run=_stac_serve)
 
     # `bench` group: each benchmark adds its own subparser to `bench_commands`.

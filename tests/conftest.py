@@ -13,10 +13,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from eotdl_tutorials import data_dir
+
+if TYPE_CHECKING:
+    from eotdl_tutorials.stac import LocalStacApi
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REALDATA_DIR = PROJECT_ROOT.parent / "shared" / "realdata"
@@ -54,6 +58,18 @@ def ci_world() -> Path:
     path = data_dir() / "world-ci"
     build_world(path, profile="ci", seed=0, progress=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def pgstac_api(ci_world: Path) -> Iterator[LocalStacApi]:
+    """The ci world served by the pgstac backend, loaded once per session into a private
+    PostgreSQL cluster in ``data_dir()/"pgstac"`` (stopped at the end of the session)."""
+    from eotdl_tutorials.stac import LocalStacApi
+
+    if os.geteuid() == 0:  # the cluster runs as `postgres`, who must reach its folder
+        SESSION_DATA.chmod(0o711)
+    with LocalStacApi(ci_world, backend="pgstac") as api:
+        yield api
 
 
 @pytest.fixture(autouse=True)

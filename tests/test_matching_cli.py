@@ -47,6 +47,7 @@ from eotdl_tutorials.cli import main
                 "--footprints",
                 "--baseline-footprints",
                 "--dask-workers",
+                "--backend",
                 "--json",
                 "--quiet",
             ],

@@ -26,8 +26,8 @@ LINTED = ("eotdl_tutorials", "tests", "notebooks")
 #: pip name -> conda-forge name, where the two differ.
 CONDA_NAMES = {"torch": "pytorch"}
 #: Runtime dependencies that conda-forge lacks, so that environment.yml gets them through its pip
-#: line; none today.
-PIP_ONLY: frozenset[str] = frozenset()
+#: line: stac-fastapi-pgstac, and psycopg's binary wheel (conda-forge's psycopg is compiled).
+PIP_ONLY: frozenset[str] = frozenset({"stac-fastapi-pgstac", "psycopg-binary"})
 #: environment.yml's pip section: the package itself with its dev extras.
 PIP_SECTION = ["-e .[dev]"]
 #: Entries of environment.yml that are not dependencies of the package.

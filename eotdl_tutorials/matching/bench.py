@@ -11,8 +11,10 @@ whether the full run's answer for the sample is that same answer.
 
 ``api_floor_seconds`` is how long the API alone takes to send the fast path's pages for the
 sample (:func:`api_floor_seconds`), so ``speedup_ceiling`` is the most any client could reach
-on this API: the fast path must receive every candidate scene in full (``rustac serve`` has no
-``fields`` nor ``query`` extension), and the API serialises them one request at a time.
+on this API: with ``rustac serve`` (no ``fields`` nor ``filter``/``query`` extension) the fast
+path must receive every candidate scene in full, and the API serialises them one request at a
+time; with pgstac (``backend="pgstac"``) the cloud limit is applied by the server and only the
+fields the join reads are sent.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -39,8 +41,11 @@ from eotdl_tutorials.matching.match import (
     collection_rules,
     match,
 )
-from eotdl_tutorials.matching.scenes import PAGE_SIZE, plan_searches
+from eotdl_tutorials.matching.scenes import plan_searches, search_arguments
 from eotdl_tutorials.matching.windows import footprint_windows
+
+if TYPE_CHECKING:
+    from eotdl_tutorials.stac.server import Backend
 
 #: The fast path on the sample takes about a second: its time is the median of this many runs
 #: (the baseline's 4,000 requests average themselves).
@@ -56,22 +61,23 @@ def api_floor_seconds(
     url: str, footprints: gpd.GeoDataFrame, collections: Sequence[str]
 ) -> tuple[float, int]:
     """Seconds the STAC API at ``url`` takes to answer the searches :func:`match` sends for
-    ``footprints``, with nothing done here but receiving the bytes (decoding the pages to find
-    the next one is not timed), and the items it sends. The searches go one after another: the
-    local API answers one request at a time anyway."""
+    ``footprints`` (the same request bodies, filters and fields included), with nothing done
+    here but receiving the bytes (decoding the pages to find the next one is not timed), and the
+    items it sends. The searches go one after another: the local API answers one request at a
+    time anyway."""
+    from eotdl_tutorials.stac import open_source, search_parameters
+
     fps = read_footprints(footprints)
     windows, t_ns = footprint_windows(fps), times_ns(fps["datetime"])
     search_url = url.rstrip("/") + "/search"
+    api = open_source(url)
     seconds, items = 0.0, 0
     with requests.Session() as session:
         for rules, areas in plan_searches(windows, t_ns, collection_rules(collections)):
             for area in areas:
-                body: dict[str, Any] | None = {
-                    "collections": [rules.collection],
-                    "bbox": list(area.bbox),
-                    "datetime": area.datetime,
-                    "limit": PAGE_SIZE,
-                }
+                body: dict[str, Any] | None = search_parameters(
+                    api, **search_arguments(rules, area)
+                )
                 while body is not None:
                     started = time.perf_counter()
                     response = session.post(search_url, json=body)
@@ -102,9 +108,11 @@ def bench_matching(
     dask_workers: int = 0,
     seed: int = 0,
     progress: bool = True,
+    backend: Backend = "rustac",
 ) -> dict[str, Any]:
     """Time :func:`match` on the world's footprints (all, or a sample of ``footprints``) and
-    :func:`match_per_footprint` on ``baseline_footprints`` of them; see the module docstring."""
+    :func:`match_per_footprint` on ``baseline_footprints`` of them, both through the local STAC
+    API of ``backend`` (``"rustac"`` or ``"pgstac"``); see the module docstring."""
     from eotdl_tutorials.stac import LocalStacApi
     from eotdl_tutorials.world import open_world
 
@@ -115,7 +123,10 @@ def bench_matching(
     import pystac_client  # noqa: F401  (a one-off cost of seconds per process, timed apart)
 
     import_seconds = time.perf_counter() - started
-    with LocalStacApi(world.root) as api, tempfile.TemporaryDirectory() as folder:
+    with (
+        LocalStacApi(world.root, backend=backend) as api,
+        tempfile.TemporaryDirectory() as folder,
+    ):
         client = cluster = None
         if dask_workers:
             from distributed import Client, LocalCluster
@@ -174,6 +185,7 @@ def bench_matching(
         baseline_seconds = time.perf_counter() - started
     return {
         "world": str(world.root),
+        "backend": backend,
         "footprints": full["footprints"],
         "collections": list(collections),
         "seconds": round(seconds, 3),
@@ -203,6 +215,7 @@ def bench_matching(
 def format_report(result: dict[str, Any]) -> str:
     """The benchmark as a readable table."""
     rows = [
+        ("STAC API backend", result["backend"]),
         ("footprints matched (fast path)", f"{result['footprints']:,}"),
         (
             "  seconds (match / + writing)",

@@ -4,7 +4,9 @@ The footprints are gathered into a few search areas: their windows' centres fall
 ``cell_deg`` degree cells, touching cells merge into one area, and each area is searched (paged)
 with the bounding box of its windows and the time range of its footprints widened by the time
 window, that range cut into a few pieces when the areas are few. A search is a few STAC API
-requests, not one per footprint.
+requests, not one per footprint. An API that declares the ``filter`` (or ``query``) and
+``fields`` extensions applies the cloud-cover limit itself and sends only the fields the join
+reads (:data:`~eotdl_tutorials.stac.FRAME_FIELDS`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +29,7 @@ import scipy.ndimage
 from eotdl_tutorials.matching.join import MatchRules
 from eotdl_tutorials.matching.windows import Windows
 from eotdl_tutorials.stac import (
+    FRAME_FIELDS,
     RequestCounter,
     RetryPolicy,
     items_to_frame,
@@ -117,6 +121,19 @@ def plan_searches(
     return plan
 
 
+def search_arguments(rules: MatchRules, area: SearchArea) -> dict[str, Any]:
+    """The search of one collection over one area, as keyword arguments of
+    :func:`~eotdl_tutorials.stac.search_item_dicts` (the source apart)."""
+    return {
+        "collections": rules.collection,
+        "bbox": area.bbox,
+        "datetime": area.datetime,
+        "max_cloud_cover": None if rules.sensor == "s1" else rules.max_cloud_cover,
+        "limit": PAGE_SIZE,
+        "fields": FRAME_FIELDS,
+    }
+
+
 def is_api(source: ScenesSource) -> bool:
     """Whether ``source`` is a STAC API URL (not a file, not a frame)."""
     return isinstance(source, str | os.PathLike) and str(source).startswith(("http://", "https://"))
@@ -177,12 +194,7 @@ def fetch_scenes(
             local.source = open_source(source, counter, retry)
         _, rules, area = searches[i]
         items = search_item_dicts(
-            file if file is not None else local.source,
-            rules.collection,
-            area.bbox,
-            area.datetime,
-            max_cloud_cover=None if rules.sensor == "s1" else rules.max_cloud_cover,
-            limit=PAGE_SIZE,
+            file if file is not None else local.source, **search_arguments(rules, area)
         )
         return _frame(items, rules)
 

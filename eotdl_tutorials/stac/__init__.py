@@ -1,7 +1,9 @@
 """STAC: read Earth Search v1 and Planetary Computer items alike, serve a world's items as a local
-STAC API (``rustac serve``), and search APIs, stac-geoparquet and JSON files with one call."""
+STAC API (``rustac serve``, or pgstac behind stac-fastapi-pgstac), and search APIs,
+stac-geoparquet and JSON files with one call."""
 
 from eotdl_tutorials.stac.conventions import (
+    FRAME_FIELDS,
     asset_href,
     cloud_cover,
     find_asset_key,
@@ -18,13 +20,16 @@ from eotdl_tutorials.stac.search import (
     parse_datetime,
     search_item_dicts,
     search_items,
+    search_parameters,
     search_scenes,
     split_search,
     split_windows,
 )
-from eotdl_tutorials.stac.server import LocalStacApi, PortInUseError, serve_forever
+from eotdl_tutorials.stac.server import BACKENDS, LocalStacApi, PortInUseError, serve_forever
 
 __all__ = [
+    "BACKENDS",
+    "FRAME_FIELDS",
     "ItemSource",
     "LocalStacApi",
     "PortInUseError",
@@ -41,6 +46,7 @@ __all__ = [
     "reflectance_scale_offset",
     "search_item_dicts",
     "search_items",
+    "search_parameters",
     "search_scenes",
     "serve_forever",
     "split_search",

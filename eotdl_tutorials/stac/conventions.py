@@ -52,6 +52,33 @@ FRAME_COLUMNS = (
     "assets",
 )
 
+#: The parts of an item that :func:`items_to_frame` and :func:`reflectance_scale_offset` read
+#: (a search through an API with the ``fields`` extension asks for these only).
+FRAME_FIELDS: tuple[str, ...] = (
+    "type",
+    "stac_version",
+    "id",
+    "collection",
+    "bbox",
+    "geometry",
+    "assets",
+    *(
+        f"properties.{name}"
+        for name in (
+            "datetime",
+            "start_datetime",
+            "end_datetime",
+            "eo:cloud_cover",
+            "platform",
+            "sat:orbit_state",
+            "proj:epsg",
+            "proj:code",
+            "earthsearch:boa_offset_applied",
+            "s2:processing_baseline",
+        )
+    ),
+)
+
 
 def item_dict(item: ItemLike) -> Mapping[str, Any]:
     """The item as a GeoJSON dict; ValueError if ``item`` is not a STAC item."""

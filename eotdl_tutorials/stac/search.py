@@ -9,8 +9,11 @@ One call, three kinds of source, the same answer:
   ``datetime`` and ``collection`` columns, rows turned back into items with rustac;
 - a JSON file holding a FeatureCollection, a list of items or one item.
 
-The cloud filter goes to the API with the ``query`` extension when the API declares it, else it
-runs here (``rustac serve`` does not implement ``query``: it answers no items at all).
+An API is asked for what it declares it can do (its conformance classes): the cloud-cover limit
+goes to the server as a CQL2 ``filter`` (or with the ``query`` extension), and only the item
+fields the caller needs are sent (``fields`` extension), as pgstac and the Planetary Computer
+do; else the filter runs here and items come whole (``rustac serve`` implements neither: it
+answers no items at all to a ``query``). The answer is the same either way.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from tqdm.auto import tqdm
 from eotdl_tutorials.stac.conventions import items_to_frame
 
 if TYPE_CHECKING:
+    from pystac_client import ItemSearch
     from pystac_client.stac_api_io import StacApiIO
 
 BBox = tuple[float, float, float, float]
@@ -237,6 +241,8 @@ class _Query:
     bbox: BBox
     interval: TimeInterval
     max_cloud_cover: float | None
+    #: The item fields wanted (dotted paths such as ``properties.datetime``); None: all.
+    fields: tuple[str, ...] | None = None
 
     def matches(self, item: dict[str, Any], check_footprint: bool = True) -> bool:
         """Whether an item dict meets every criterion (used for file sources)."""
@@ -294,18 +300,34 @@ class _ApiSource:
         )
         if not self.client.conforms_to(ConformanceClasses.ITEM_SEARCH):
             raise ValueError(f"the STAC API at {url} does not implement item search")
+        self.server_filter = self.client.conforms_to(ConformanceClasses.FILTER)
         self.server_query = self.client.conforms_to(ConformanceClasses.QUERY)
+        self.server_fields = self.client.conforms_to(ConformanceClasses.FIELDS)
 
-    def iter_items(self, query: _Query, limit: int) -> Iterator[dict[str, Any]]:
-        server_cloud = query.max_cloud_cover is not None and self.server_query
-        search = self.client.search(
+    def item_search(self, query: _Query, limit: int) -> ItemSearch:
+        """The paged search for ``query``, with the filters and fields the API can take."""
+        server: dict[str, Any] = {}
+        if query.max_cloud_cover is not None and self.server_filter:
+            limit_cql2 = {
+                "op": "<=",
+                "args": [{"property": "eo:cloud_cover"}, query.max_cloud_cover],
+            }
+            server |= {"filter": limit_cql2, "filter_lang": "cql2-json"}
+        elif query.max_cloud_cover is not None and self.server_query:
+            server["query"] = {"eo:cloud_cover": {"lte": query.max_cloud_cover}}
+        if query.fields is not None and self.server_fields:
+            unwanted = [] if "links" in query.fields else ["links"]  # else the API adds them
+            server["fields"] = {"include": list(query.fields), "exclude": unwanted}
+        return self.client.search(
             collections=query.collections,
             bbox=list(query.bbox),
             datetime=format_interval(query.interval),
             limit=limit,
-            query={"eo:cloud_cover": {"lte": query.max_cloud_cover}} if server_cloud else None,
+            **server,
         )
-        for item in search.items_as_dicts():
+
+    def iter_items(self, query: _Query, limit: int) -> Iterator[dict[str, Any]]:
+        for item in self.item_search(query, limit).items_as_dicts():
             if query.cloud_ok(item):
                 yield item
 
@@ -420,10 +442,17 @@ def _make_query(
     bbox: Sequence[float],
     interval: TimeInterval,
     max_cloud_cover: float | None,
+    fields: Sequence[str] | None = None,
 ) -> _Query:
     if max_cloud_cover is not None and not 0 <= max_cloud_cover <= 100:
         raise ValueError(f"max_cloud_cover is a percentage (0 to 100), got {max_cloud_cover}")
-    return _Query(_check_collections(collections), check_bbox(bbox), interval, max_cloud_cover)
+    if fields is not None:
+        fields = tuple(fields)
+        if max_cloud_cover is not None and "properties.eo:cloud_cover" not in fields:
+            fields += ("properties.eo:cloud_cover",)  # the client-side check reads it
+    return _Query(
+        _check_collections(collections), check_bbox(bbox), interval, max_cloud_cover, fields
+    )
 
 
 def _check_limits(limit: int, max_items: int | None) -> None:
@@ -460,11 +489,34 @@ def search_item_dicts(
     max_items: int | None = None,
     counter: RequestCounter | None = None,
     retry: RetryPolicy | None = None,
+    fields: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Like :func:`search_items`, returning the items as GeoJSON dicts (faster for many)."""
+    """Like :func:`search_items`, returning the items as GeoJSON dicts (faster for many).
+
+    ``fields`` (dotted paths, e.g. ``properties.datetime``) are the parts of each item the
+    caller reads: an API with the fields extension sends only those, other sources whole items.
+    """
     _check_limits(limit, max_items)
-    query = _make_query(collections, bbox, parse_datetime(datetime), max_cloud_cover)
+    query = _make_query(collections, bbox, parse_datetime(datetime), max_cloud_cover, fields)
     return _collect(_opened(source, counter, retry), query, limit, max_items)
+
+
+def search_parameters(
+    source: ItemSource,
+    collections: str | Sequence[str],
+    bbox: Sequence[float],
+    datetime: DatetimeLike | None = None,
+    max_cloud_cover: float | None = None,
+    limit: int = DEFAULT_LIMIT,
+    fields: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of the first ``POST /search`` that :func:`search_item_dicts` sends for
+    these arguments to the API ``source`` (opened by :func:`open_source`)."""
+    if not isinstance(source, _ApiSource):
+        raise ValueError("search_parameters needs a STAC API opened with open_source(URL)")
+    _check_limits(limit, None)
+    query = _make_query(collections, bbox, parse_datetime(datetime), max_cloud_cover, fields)
+    return source.item_search(query, limit).get_parameters()
 
 
 def search_items(

@@ -1,10 +1,14 @@
-"""A local STAC API over a sample world's STAC files, served by ``rustac serve`` on 127.0.0.1.
+"""A local STAC API over a sample world's STAC files on 127.0.0.1, with one of two backends.
 
-The server keeps every item in memory (``--use-duckdb false``: the DuckDB backend would try to
-download its spatial extension, which fails offline). It implements item search with ``bbox``,
-``datetime``, ``collections``, ``ids`` and ``limit`` over POST; it does not implement the
-``query`` or ``filter`` extensions, so cloud filters run on the client (see
-:mod:`eotdl_tutorials.stac.search`).
+- ``rustac`` (the default, zero set-up): ``rustac serve`` keeps every item in memory
+  (``--use-duckdb false``: the DuckDB backend would try to download its spatial extension, which
+  fails offline). It implements item search with ``bbox``, ``datetime``, ``collections``,
+  ``ids`` and ``limit`` over POST; no ``query``, ``filter``, ``fields`` nor ``sortby``, so cloud
+  filters run on the client (see :mod:`eotdl_tutorials.stac.search`).
+- ``pgstac``: the items in pgstac, in a private PostgreSQL cluster under the data folder
+  (:mod:`eotdl_tutorials.stac.pgstac`), served by stac-fastapi-pgstac with uvicorn: GET and
+  POST search with ``query``, ``filter`` (CQL2), ``fields`` and ``sortby``, as the Planetary
+  Computer's API.
 """
 
 from __future__ import annotations
@@ -23,10 +27,18 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING, Literal
+
+from eotdl_tutorials import data_dir
+
+if TYPE_CHECKING:
+    from eotdl_tutorials.stac.pgstac import PgCluster
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 7822
+#: The STAC API servers :class:`LocalStacApi` can run.
+BACKENDS = ("rustac", "pgstac")
+Backend = Literal["rustac", "pgstac"]
 _PR_SET_PDEATHSIG = 1
 #: Tries at starting on a port picked at random, in case another program takes it meanwhile.
 _FREE_PORT_TRIES = 3
@@ -101,13 +113,15 @@ def free_port() -> int:
 
 
 class LocalStacApi:
-    """``rustac serve`` over a world's STAC files (or explicit hrefs) on 127.0.0.1.
+    """A STAC API over a world's STAC files (or explicit hrefs) on 127.0.0.1.
 
     >>> with LocalStacApi("data/world") as api:  # doctest: +SKIP
     ...     Client.open(api.url)
 
     ``source`` is a sample world folder, or a list of STAC collection / item collection files.
-    ``port`` None or 0 picks a free port.
+    ``port`` None or 0 picks a free port. ``backend`` is ``"rustac"`` (in memory) or
+    ``"pgstac"`` (PostgreSQL, in ``cluster_dir``, by default ``data_dir()/"pgstac"``; the
+    first start loads the items, later ones reuse them while the files are unchanged).
     """
 
     def __init__(
@@ -115,7 +129,13 @@ class LocalStacApi:
         source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         port: int | None = None,
         startup_timeout_s: float = 60.0,
+        backend: Backend = "rustac",
+        cluster_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
+        self.cluster_dir = Path(cluster_dir) if cluster_dir else data_dir() / "pgstac"
         if isinstance(source, str | os.PathLike):
             self.hrefs = world_stac_hrefs(source)
         else:
@@ -132,6 +152,8 @@ class LocalStacApi:
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._cluster: PgCluster | None = None
+        self._database: str | None = None
 
     @property
     def url(self) -> str:
@@ -139,6 +161,11 @@ class LocalStacApi:
         if self.port is None:
             raise RuntimeError("the local STAC API is not running: call start() or use `with`")
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def server_name(self) -> str:
+        """The program that serves the API."""
+        return "rustac serve" if self.backend == "rustac" else "stac-fastapi-pgstac"
 
     @property
     def running(self) -> bool:
@@ -150,20 +177,49 @@ class LocalStacApi:
         if self.running:
             return self
         if self.requested_port is not None:
+            check_port_free(self.requested_port)  # before a database start of seconds
+        try:
+            if self.backend == "pgstac":
+                self._start_database()
+            self._launch_on_a_port()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch_on_a_port(self) -> None:
+        if self.requested_port is not None:
             check_port_free(self.requested_port)
             self._launch(self.requested_port)
-            return self
+            return
         for attempt in range(_FREE_PORT_TRIES):
             try:
                 self._launch(free_port())
-                return self
+                return
             except PortInUseError:
                 if attempt == _FREE_PORT_TRIES - 1:
                     raise
-        return self
 
-    def _launch(self, port: int) -> None:
-        command = [
+    def _start_database(self) -> None:
+        """Start the private PostgreSQL cluster and load the STAC files (once)."""
+        from eotdl_tutorials.stac.pgstac import PgCluster, load_world
+
+        self._cluster = PgCluster(self.cluster_dir)
+        self._cluster.start()
+        self._database = load_world(self._cluster, self.hrefs, progress=True)
+
+    def _command(self, port: int) -> list[str]:
+        if self.backend == "pgstac":
+            assert self._cluster is not None and self._database is not None
+            return [
+                sys.executable,
+                "-m",
+                "eotdl_tutorials.stac.pgstac_app",
+                str(self._cluster.folder),
+                self._database,
+                str(port),
+            ]
+        return [
             str(rustac_executable()),
             "serve",
             "--use-duckdb",
@@ -172,6 +228,9 @@ class LocalStacApi:
             f"{HOST}:{port}",
             *(str(href.resolve()) for href in self.hrefs),
         ]
+
+    def _launch(self, port: int) -> None:
+        command = self._command(port)
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             command,
@@ -184,11 +243,11 @@ class LocalStacApi:
         try:
             self._wait_until_ready()
         except BaseException:
-            self.stop()
+            self._stop_process()
             raise
 
     def server_output(self) -> str:
-        """What ``rustac serve`` printed so far (stdout and stderr)."""
+        """What the server printed so far (stdout and stderr)."""
         if self._log is None:
             return ""
         self._log.seek(0)
@@ -200,11 +259,11 @@ class LocalStacApi:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 output = self.server_output()
-                if "Address already in use" in output:
+                if "Address already in use" in output or "address already in use" in output:
                     raise PortInUseError(self.port or 0)
                 raise RuntimeError(
-                    f"rustac serve stopped at start (exit status {self._process.returncode}): "
-                    f"{output or 'no output'}"
+                    f"{self.server_name} stopped at start (exit status "
+                    f"{self._process.returncode}): {output or 'no output'}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/", timeout=2) as response:
@@ -214,12 +273,19 @@ class LocalStacApi:
                 pass
             time.sleep(0.05)
         raise TimeoutError(
-            f"rustac serve did not answer on {self.url} within {self.startup_timeout_s:.0f} s; "
-            f"its output: {self.server_output() or 'none'}"
+            f"{self.server_name} did not answer on {self.url} within "
+            f"{self.startup_timeout_s:.0f} s; its output: {self.server_output() or 'none'}"
         )
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the server: terminate, kill if it has not exited after ``timeout_s``."""
+        """Stop the server: terminate, kill if it has not exited after ``timeout_s``; then
+        the database server of the pgstac backend."""
+        self._stop_process(timeout_s)
+        cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            cluster.stop()
+
+    def _stop_process(self, timeout_s: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is not None:
             if process.poll() is None:
@@ -246,10 +312,12 @@ class LocalStacApi:
         self.stop()
 
 
-def serve_forever(world_dir: str | os.PathLike[str], port: int | None = DEFAULT_PORT) -> None:
+def serve_forever(
+    world_dir: str | os.PathLike[str], port: int | None = DEFAULT_PORT, backend: Backend = "rustac"
+) -> None:
     """Serve a world's STAC API on 127.0.0.1, print its URL and block until Ctrl-C."""
-    with LocalStacApi(world_dir, port=port) as api:
-        print(f"STAC API of {world_dir} at {api.url} (Ctrl-C to stop)", flush=True)
+    with LocalStacApi(world_dir, port=port, backend=backend) as api:
+        print(f"STAC API ({backend}) of {world_dir} at {api.url} (Ctrl-C to stop)", flush=True)
         while api.running:
             time.sleep(0.5)
-        raise RuntimeError(f"rustac serve stopped unexpectedly: {api.server_output()}")
+        raise RuntimeError(f"the {backend} STAC API stopped unexpectedly: {api.server_output()}")
