@@ -48,6 +48,15 @@ def check_name(name: str) -> str:
     return name
 
 
+def eotdl_name(text: str) -> str:
+    """An EOTDL name made from ``text`` (e.g. a folder's name): runs of other characters become
+    one dash, cut to 45 characters; ``dataset-`` in front of a name shorter than 3."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
+    if len(name) < 3:
+        name = f"dataset-{name}".rstrip("-")
+    return check_name(name[:45].rstrip("-"))
+
+
 def _url(value: str, what: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"EOTDL {what} must be a URL (http:// or https://), got {value!r}")

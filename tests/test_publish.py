@@ -22,6 +22,7 @@ from eotdl_tutorials.models import SensorEncoder
 from eotdl_tutorials.models.geotiff import L2A_12
 from eotdl_tutorials.publish import (
     check_eotdl_ready,
+    eotdl_name,
     read_eotdl_metadata,
     write_eotdl_readme,
 )
@@ -159,3 +160,10 @@ def test_schema_map_covers_every_packaged_schema_by_its_url():
     assert json.loads(schema_path(url + "#").read_text())["$schema"]
     with pytest.raises(FileNotFoundError, match="no packaged JSON schema"):
         schema_path("https://stac-extensions.github.io/nope/v1.0.0/schema.json")
+
+
+def test_folder_names_become_eotdl_names():
+    assert eotdl_name("multisensor-ci") == "multisensor-ci"
+    assert eotdl_name("test_a_1m chip__x0") == "test-a-1m-chip-x0"
+    assert eotdl_name("x") == "dataset-x" and eotdl_name("__") == "dataset"
+    assert eotdl_name("a" * 60) == "a" * 45
