@@ -90,6 +90,31 @@ def write_eotdl_readme(
     return path
 
 
+LABEL_EXTENSION = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
+MLM_EXTENSION = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
+
+
+def label_properties(
+    classes: Sequence[str],
+    description: str,
+    label_type: str = "raster",
+    tasks: Sequence[str] = ("segmentation",),
+    label_property: str | None = None,
+) -> dict[str, Any]:
+    """The label extension's Item properties for a label set of ``classes`` (add
+    :data:`LABEL_EXTENSION` to the Item's ``stac_extensions``). ``label_property``: the vector
+    attribute holding the class (None for rasters, whose pixel values are the classes)."""
+    if label_type not in ("raster", "vector"):
+        raise ValueError(f"label_type must be 'raster' or 'vector', got {label_type!r}")
+    return {
+        "label:properties": [label_property] if label_property else None,
+        "label:classes": [{"name": label_property, "classes": list(classes)}],
+        "label:description": description,
+        "label:type": label_type,
+        "label:tasks": list(tasks),
+    }
+
+
 @dataclass
 class CollectionSpec:
     """One Collection of a catalog: its ``collection`` dict (STAC Collection without links)
