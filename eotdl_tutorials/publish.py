@@ -185,6 +185,7 @@ def write_stac_catalog(
     Item's file. Returns the catalog's path."""
     folder = Path(folder)
     catalog_path = folder / CATALOG_NAME
+    (folder / "catalog.parquet").unlink(missing_ok=True)  # EOTDL's, of an earlier catalog
     links = [{"rel": "root", "href": f"./{CATALOG_NAME}", "type": "application/json"}]
     for spec in collections:
         collection = dict(spec.collection)
