@@ -48,6 +48,15 @@ def check_name(name: str) -> str:
     return name
 
 
+def eotdl_name(text: str) -> str:
+    """An EOTDL name made from ``text`` (e.g. a folder's name): runs of other characters become
+    one dash, cut to 45 characters; ``dataset-`` in front of a name shorter than 3."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")
+    if len(name) < 3:
+        name = f"dataset-{name}".rstrip("-")
+    return check_name(name[:45].rstrip("-"))
+
+
 def _url(value: str, what: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"EOTDL {what} must be a URL (http:// or https://), got {value!r}")
@@ -79,6 +88,31 @@ def write_eotdl_readme(
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
+
+
+LABEL_EXTENSION = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
+MLM_EXTENSION = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
+
+
+def label_properties(
+    classes: Sequence[str],
+    description: str,
+    label_type: str = "raster",
+    tasks: Sequence[str] = ("segmentation",),
+    label_property: str | None = None,
+) -> dict[str, Any]:
+    """The label extension's Item properties for a label set of ``classes`` (add
+    :data:`LABEL_EXTENSION` to the Item's ``stac_extensions``). ``label_property``: the vector
+    attribute holding the class (None for rasters, whose pixel values are the classes)."""
+    if label_type not in ("raster", "vector"):
+        raise ValueError(f"label_type must be 'raster' or 'vector', got {label_type!r}")
+    return {
+        "label:properties": [label_property] if label_property else None,
+        "label:classes": [{"name": label_property, "classes": list(classes)}],
+        "label:description": description,
+        "label:type": label_type,
+        "label:tasks": list(tasks),
+    }
 
 
 @dataclass
@@ -151,6 +185,7 @@ def write_stac_catalog(
     Item's file. Returns the catalog's path."""
     folder = Path(folder)
     catalog_path = folder / CATALOG_NAME
+    (folder / "catalog.parquet").unlink(missing_ok=True)  # EOTDL's, of an earlier catalog
     links = [{"rel": "root", "href": f"./{CATALOG_NAME}", "type": "application/json"}]
     for spec in collections:
         collection = dict(spec.collection)

@@ -21,12 +21,15 @@ from eotdl_tutorials.data.sample import ensure_chip_store
 from eotdl_tutorials.models import SensorEncoder
 from eotdl_tutorials.models.geotiff import L2A_12
 from eotdl_tutorials.publish import (
+    LABEL_EXTENSION,
     check_eotdl_ready,
+    eotdl_name,
+    label_properties,
     read_eotdl_metadata,
     write_eotdl_readme,
 )
 from eotdl_tutorials.stac.schemas import local_schema_map, schema_path
-from eotdl_tutorials.stac.validate import validate_stac_tree
+from eotdl_tutorials.stac.validate import validate_stac_object, validate_stac_tree
 from eotdl_tutorials.training.pretrain import publish_encoder
 
 #: label -> name of the fixture that returns an output folder written the course's way.
@@ -159,3 +162,28 @@ def test_schema_map_covers_every_packaged_schema_by_its_url():
     assert json.loads(schema_path(url + "#").read_text())["$schema"]
     with pytest.raises(FileNotFoundError, match="no packaged JSON schema"):
         schema_path("https://stac-extensions.github.io/nope/v1.0.0/schema.json")
+
+
+def test_folder_names_become_eotdl_names():
+    assert eotdl_name("multisensor-ci") == "multisensor-ci"
+    assert eotdl_name("test_a_1m chip__x0") == "test-a-1m-chip-x0"
+    assert eotdl_name("x") == "dataset-x" and eotdl_name("__") == "dataset"
+    assert eotdl_name("a" * 60) == "a" * 45
+
+
+def test_label_items_pass_the_stac_validator(offline):
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "stac_extensions": [LABEL_EXTENSION],
+        "id": "labels-1",
+        "geometry": {"type": "Point", "coordinates": [5.5, 45.0]},
+        "bbox": [5.5, 45.0, 5.5, 45.0],
+        "properties": {"datetime": "2022-07-01T00:00:00Z"}
+        | label_properties(["water", "forest"], "land cover of one tile"),
+        "links": [],
+        "assets": {"labels": {"href": "labels-1.tif", "roles": ["labels"]}},
+    }
+    assert validate_stac_object(item) is None
+    item["properties"]["label:type"] = "mask"  # not raster nor vector
+    assert validate_stac_object(item) is not None

@@ -36,6 +36,7 @@ from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.publish import (
     CollectionSpec,
     collection_dict,
+    eotdl_name,
     write_eotdl_readme,
     write_stac_catalog,
 )
@@ -222,14 +223,13 @@ def publish_model_folder(
     ``description`` the text) and ``catalog.json`` with one Collection holding the MLM Item
     (asset hrefs relative to ``model_dir``). Returns the catalog's path."""
     model_dir = Path(model_dir)
-    write_eotdl_readme(model_dir, name=model_dir.name, description=description)
+    name = eotdl_name(model_dir.name)
+    write_eotdl_readme(model_dir, name=name, description=description)
     record = item.to_dict(include_self_link=False, transform_hrefs=False)
     collection = collection_dict(
-        model_dir.name,
+        name,
         f"The {item.id} model (Machine Learning Model extension).",
         [record],
         extensions=[MLMExtension.get_schema_uri()],
     )
-    return write_stac_catalog(
-        model_dir, model_dir.name, description, [CollectionSpec(collection, [record])]
-    )
+    return write_stac_catalog(model_dir, name, description, [CollectionSpec(collection, [record])])

@@ -20,6 +20,7 @@ import shapely
 from eotdl_tutorials.publish import (
     CollectionSpec,
     collection_dict,
+    eotdl_name,
     write_eotdl_readme,
     write_stac_catalog,
 )
@@ -124,14 +125,15 @@ def _arrays_item(root: Path, chips: list[dict[str, Any]], meta: dict[str, Any]) 
 
 def publish_chip_store(root: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
     """Write the chip store's ``README.md`` and STAC catalog (see the module); returns the
-    catalog's path. The store's folder name is its EOTDL name (e.g. ``multisensor-ci``).
+    catalog's path. The store's folder name is its EOTDL name (e.g. ``multisensor-ci``;
+    see :func:`~eotdl_tutorials.publish.eotdl_name`).
     ``meta``: the store's ``meta.json`` record when it is not written yet."""
     root = Path(root)
     meta = meta if meta is not None else json.loads((root / "meta.json").read_text())
     chips = chip_items(root, meta)
     if not chips:
         raise ValueError(f"chip store {root} holds no chips: nothing to publish")
-    name = root.name
+    name = eotdl_name(root.name)
     sensors = ", ".join(meta["sensors"])
     write_eotdl_readme(
         root,

@@ -222,7 +222,7 @@ def evaluate_label_ratios(
     for split, rows in (("train", train_rows), ("test", test_rows)):
         if rows.size == 0:
             raise ValueError(
-                f"chip store {chips.root} has no labelled {split!r} chips to evaluate with"
+                f"chip store {chips.root} has no {split!r} chips with a label to evaluate with"
             )
     train_y, test_y = chips.labels[train_rows], chips.labels[test_rows]
     encoders = {PRETRAINED: encoder, RANDOM: random_encoder(encoder, random_seed)}
