@@ -115,9 +115,21 @@ def _bar_chart(name: str, records: list[dict[str, Any]], out: Path) -> list[str]
     ]
 
 
-def results_page(folder: Path, out: Path) -> str:
-    """The Results page (MyST Markdown) for the results files in ``folder``; its figures are
-    written into ``out``."""
+def run_times(notebooks: Path) -> list[list[str]]:
+    """Rows (notebook, profile, seconds) of the executed notebooks in ``notebooks``, from the
+    run time papermill records in each one."""
+    rows = []
+    for path in sorted(notebooks.glob("*.ipynb")) if notebooks.is_dir() else []:
+        papermill = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        if papermill.get("duration") is not None:
+            profile = papermill.get("parameters", {}).get("profile", "?")
+            rows.append([f"`{path.stem}`", f"`{profile}`", f"{papermill['duration']:.1f}"])
+    return rows
+
+
+def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
+    """The Results page (MyST Markdown) for the results files in ``folder`` and the executed
+    notebooks in ``notebooks`` (their run times); its figures are written into ``out``."""
     records = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
@@ -143,6 +155,15 @@ def results_page(folder: Path, out: Path) -> str:
     ]
     if not records:
         lines += ["No results yet: run the notebooks (`make course`) and build the book again.", ""]
+    times = run_times(notebooks) if notebooks is not None else []
+    if times:
+        lines += [
+            "## Notebook run times",
+            "",
+            "papermill's wall time of the runs in this book:",
+            "",
+        ]
+        lines += _table(["notebook", "profile", "seconds"], times)
     machines = sorted({machine_text(r.get("machine")) for _, r in records})
     if machines:
         lines += ["## Machines", ""]
@@ -237,7 +258,9 @@ def write_pages(
     for old in out.iterdir():
         old.unlink()
     pages = {
-        srcdir / RESULTS_PAGE: results_page(Path(folder) if folder else results_dir(), out),
+        srcdir / RESULTS_PAGE: results_page(
+            Path(folder) if folder else results_dir(), out, srcdir / "notebooks"
+        ),
         out / "use-cases.md": use_case_cards(srcdir, out),
     }
     for path, text in pages.items():
