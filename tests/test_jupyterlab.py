@@ -116,7 +116,9 @@ def test_jupyterlab_runs_the_sample_world(
             driver.find_element(
                 By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel')][text()='Run']"
             ).click()
-            driver.find_element(By.CSS_SELECTOR, "li[data-command='notebook:run-all-cells']").click()
+            driver.find_element(
+                By.CSS_SELECTOR, "li[data-command='notebook:run-all-cells']"
+            ).click()
 
             def finished() -> bool:
                 prompts = [

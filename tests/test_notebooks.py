@@ -166,7 +166,7 @@ def test_sanitizers_hide_only_what_varies() -> None:
         ("took 12.5 s at 3.2 it/s", "took 1.25 s at 9 it/s"),
         ("http://127.0.0.1:41233/search", "http://127.0.0.1:5012/search"),
         ("<Figure at 0x7f3a2b1c9d10>", "<Figure at 0x7fffe0a1b2c3>"),
-        ("/tmp/eotdl-tutorials-tests-x1/world-ci", "/work/data/world-ci"),
+        ("/tmp/eotdl-tutorials-tests-x1/world-ci", "/var/lib/course/data/world-ci"),
         (
             "epoch 1:  40%|████      | 2/5 [00:01<00:02]",
             "epoch 1: 100%|██████████| 5/5 [00:03<00:00]",
