@@ -136,13 +136,13 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
             records.append((path, json.loads(path.read_text())))
         except (OSError, ValueError) as err:
             raise ValueError(f"results file {path} cannot be read ({err}): delete it") from None
-    notebooks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_notebook: dict[str, list[dict[str, Any]]] = defaultdict(list)
     benches: list[tuple[Path, dict[str, Any]]] = []
     for path, record in records:
         if "benchmark" in record:
             benches.append((path, record))
         elif "notebook" in record and "profile" in record:
-            notebooks[record["notebook"]].append(record)
+            by_notebook[record["notebook"]].append(record)
 
     lines = [
         "# Results",
@@ -168,10 +168,10 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
     if machines:
         lines += ["## Machines", ""]
         lines += _table(["machine (CPU, cores, GPU)"], [[m] for m in machines])
-    if notebooks:
+    if by_notebook:
         lines += ["## Notebooks", ""]
-    for name in sorted(notebooks):
-        runs = sorted(notebooks[name], key=lambda r: r["profile"])
+    for name in sorted(by_notebook):
+        runs = sorted(by_notebook[name], key=lambda r: r["profile"])
         lines += [f"### {name}", ""]
         flats = [flatten({k: v for k, v in r.items() if k not in RUN_KEYS}) for r in runs]
         keys = list(dict.fromkeys(k for f in flats for k in f))
@@ -278,8 +278,28 @@ def _always_outdated(app: Any, env: Any, added: set, changed: set, removed: set)
     return [name for name in ("results", "intro") if name in env.found_docs]
 
 
+def _drop_duplicate_scripts(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Each script once per page: sphinx-thebe's inline configuration comes twice under
+    Sphinx 7.4 (once with the file name None, once with ''), and the second copy is a
+    JavaScript error in the browser."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        name = getattr(script, "filename", script) or ""  # None and "" both mean inline
+        key = (str(name), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
 def setup(app: Any) -> dict[str, Any]:
     """The Sphinx extension: generate the pages before Sphinx reads the sources."""
     app.connect("config-inited", _on_config_inited, priority=100)
     app.connect("env-get-outdated", _always_outdated)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
