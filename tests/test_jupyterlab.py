@@ -79,26 +79,35 @@ def test_jupyterlab_runs_the_sample_world(
     nbformat.write(notebook, root / NOTEBOOK)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
 
+    # A learner's JupyterLab, minus the news prompt (the tests run offline).
+    notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"checkForUpdates": False, "fetchNews": "false"})
+    )
     token, port = secrets.token_hex(16), free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
-    log = (tmp_path / "jupyterlab.log").open("w")
+    shots = test_output / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    log_path = test_output / "jupyterlab.log"
+    log = log_path.open("w")
+    print(f"screenshots in {shots}, JupyterLab's log in {log_path}")
     server = subprocess.Popen(
         [BIN / "jupyter-lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"]
         + [f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
-        + ["--LabApp.news_url=", "--ServerApp.port_retries=0"],
+        + ["--LabApp.news_url=", "--ServerApp.port_retries=0", "--allow-root"],
         cwd=root,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    shots = test_output / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     try:
         wait(lambda: api(url, "/api/status", token), 90, "JupyterLab to answer")
         with chromium() as driver:
@@ -113,12 +122,12 @@ def test_jupyterlab_runs_the_sample_world(
             assert kernel["name"] == KERNEL
             wait(lambda: session()["kernel"]["execution_state"] == "idle", 90, "an idle kernel")
 
-            driver.find_element(
-                By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel')][text()='Run']"
-            ).click()
-            driver.find_element(
-                By.CSS_SELECTOR, "li[data-command='notebook:run-all-cells']"
-            ).click()
+            menu = "//div[contains(@class,'lm-MenuBar-itemLabel')][text()='Run']"
+            wait(lambda: driver.find_elements(By.XPATH, menu), 30, "the Run menu")[0].click()
+            run_all = "li[data-command='runmenu:run-all']"
+            wait(lambda: driver.find_elements(By.CSS_SELECTOR, run_all), 30, "Run All Cells")[
+                0
+            ].click()
 
             def finished() -> bool:
                 prompts = [
@@ -150,13 +159,15 @@ def test_jupyterlab_runs_the_sample_world(
             driver.save_screenshot(shots / "jupyterlab-widget.png")
 
             leaflet = wait(
-                lambda: driver.find_elements(By.CSS_SELECTOR, ".leaflet-container .leaflet-pane"),
+                lambda: driver.find_elements(By.CSS_SELECTOR, ".leaflet-container"),
                 60,
                 "a leafmap map",
             )
             driver.execute_script("arguments[0].scrollIntoView()", leaflet[0])
             time.sleep(1)
             assert leaflet[0].size["height"] > 100, leaflet[0].size
+            panes = leaflet[0].find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane path")
+            assert panes, "the map draws no footprint"
             driver.save_screenshot(shots / "jupyterlab-map.png")
     finally:
         os.kill(server.pid, signal.SIGTERM)
@@ -166,4 +177,3 @@ def test_jupyterlab_runs_the_sample_world(
             os.kill(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
-    print(f"screenshots in {shots}")
