@@ -96,8 +96,10 @@ def compare(
 
 
 def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The reference to keep of an executed notebook: its text outputs, no images, no run
-    metadata (so a regenerated reference only differs where an output changed)."""
+    """The reference to keep of an executed notebook: its text outputs, already sanitized (no
+    path or time of the machine that ran it), no images, no run metadata (so a regenerated
+    reference only differs where an output changed)."""
+    rules = sanitizers()
     reference = nbformat.from_dict(executed)
     reference.metadata.pop("papermill", None)
     reference.metadata.pop("widgets", None)
@@ -113,12 +115,14 @@ def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 data = {k: v for k, v in output.data.items() if k == COMPARED_MIME}
                 if not data or "application/vnd.jupyter.widget-view+json" in output.data:
                     continue
-                output.data = data
+                output.data = {k: sanitize(v, rules) for k, v in data.items()}
                 output.metadata = {}
                 if "execution_count" in output:
                     output.execution_count = None
-            elif output.output_type == "stream" and output.name != "stdout":
-                continue
+            elif output.output_type == "stream":
+                if output.name != "stdout":
+                    continue
+                output.text = sanitize(output.text, rules)
             kept.append(output)
         cell.outputs = kept
     return reference
