@@ -284,6 +284,13 @@ def toc_pages() -> list[str]:
     return [f"{page}.html" for page in files([toc])]
 
 
+#: Scroll the first element matching a CSS selector into view, a little below the top bar.
+SCROLL_TO = """
+const element = document.querySelector(arguments[0]);
+if (element) { element.scrollIntoView(); window.scrollBy(0, -90); }
+"""
+
+
 def test_book_in_a_browser(book_html: Path, test_output: Path) -> None:
     """Every page in Debian's chromium: no console error, no failed request, every image loaded;
     the navigation reaches every chapter; the search finds a notebook; screenshots saved."""
@@ -295,11 +302,13 @@ def test_book_in_a_browser(book_html: Path, test_output: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     pages = ["index.html", *toc_pages(), "search.html", "genindex.html"]
     problems: list[str] = []
+    figures: dict[str, int] = {}
     with serve(book_html) as url, chromium() as driver:
         driver.set_script_timeout(20)
         for page in pages:
             driver.get(f"{url}/{page}")
             broken = driver.execute_async_script(BROKEN_IMAGES_JS)
+            figures[page] = len(driver.find_elements(By.CSS_SELECTOR, "main img"))
             problems += [f"{page}: image not loaded: {src}" for src in broken]
             problems += [f"{page}: {e}" for e in driver.execute_script(FAILED_REQUESTS_JS)]
             problems += [f"{page}: console: {message}" for message in console_errors(driver)]
@@ -312,6 +321,7 @@ def test_book_in_a_browser(book_html: Path, test_output: Path) -> None:
         }
         unreachable = [page for page in toc_pages() if page not in links]
         assert not unreachable, f"the navigation does not reach {unreachable}"
+        driver.execute_script(SCROLL_TO, ".sd-card")  # the use-case cards
         driver.save_screenshot(shots / "book-landing.png")
 
         notebook = NOTEBOOKS[-1].stem
@@ -327,9 +337,11 @@ def test_book_in_a_browser(book_html: Path, test_output: Path) -> None:
         ]
         assert any(f"notebooks/{notebook}.html" in href for href in found), (word, found)
 
-        driver.get(f"{url}/notebooks/{notebook}.html")
+        shown = max((p for p in figures if p.startswith("notebooks/")), key=figures.get)
+        driver.get(f"{url}/{shown}")  # the notebook page with the most figures
         driver.execute_async_script(BROKEN_IMAGES_JS)
-        driver.save_screenshot(shots / f"book-{notebook}.png")
+        driver.execute_script(SCROLL_TO, "main figure, main .cell_output img")
+        driver.save_screenshot(shots / f"book-{Path(shown).stem}.png")
         driver.get(f"{url}/results.html")
         driver.save_screenshot(shots / "book-results.png")
     print(f"screenshots in {shots}")
