@@ -1,6 +1,6 @@
 # The course's single entry point (see README.md):
 #   make course   set up .venv, build the sample world, execute every notebook, build the book
-#   make test     set up .venv, run every test (what .ci/run calls)
+#   make test     set up .venv and Debian's chromium, run every test (what .ci/run calls)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,6 +11,12 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# The Jupyter kernel the install registers in .venv, named after the course.
+KERNEL := eotdl-tutorials
+# Where the tests leave executed notebooks, the built book and browser screenshots.
+TEST_OUTPUT ?= test-output
+# Debian's chromium and its WebDriver, for the browser tests (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
 # Written after a successful install; pyproject.toml changes trigger a new install.
 INSTALLED := $(VENV)/.installed
 # torch and torchvision first, pinned to the wheels the course is tested with.
@@ -42,20 +48,32 @@ EXECUTED := $(NOTEBOOKS:notebooks/%=book/notebooks/%)
 # Keep these flags in step with tests/test_notebooks.py, which builds the book the same way.
 BOOK_FLAGS := --config _config.yml --path-output book -W -n --keep-going
 
-.PHONY: help course test install postgis world notebooks book FORCE
+.PHONY: help course test install postgis browser world notebooks book FORCE
 
 help:
 	@echo "make course   install into .venv, build the sample world, execute the notebooks"
 	@echo "              (PROFILE=$(PROFILE)) and build the book into book/_build/html"
-	@echo "make test     install into .venv (and PostGIS, see make postgis), run every test"
+	@echo "make test     install into .venv (and PostGIS and chromium with apt-get), run every test"
 	@echo "make postgis  install PostGIS for the machine's PostgreSQL with apt if missing (the"
 	@echo "              pgstac STAC backend needs it; root only, else it says what to run)"
 
 course: book
 	@echo "The book: book/_build/html/index.html"
 
-test: install postgis
-	$(BIN)/python -m pytest
+test: install postgis browser
+	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(BIN)/python -m pytest
+
+# The browser tests drive Debian's chromium through chromium-driver: installed with apt-get
+# when missing (as root), else a clear message.
+browser:
+	@if ls $(CHROMIUM) >/dev/null 2>&1; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver (browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "The browser tests need Debian's chromium and chromium-driver: run" >&2; \
+		echo "  sudo apt-get install -y chromium chromium-driver" >&2; exit 1; \
+	fi
 
 # The pgstac STAC backend (and its tests) runs a private PostgreSQL cluster with PostGIS.
 postgis:
@@ -71,6 +89,7 @@ $(BIN)/python:
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(TORCH)
 	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 ($(KERNEL))"
 	touch $@
 
 # The full profile reads real catalogues: no sample world to build.
@@ -81,10 +100,11 @@ endif
 
 notebooks: world $(EXECUTED)
 
-# Each notebook runs from notebooks/ (as in the tests) into a temporary name, renamed when done.
+# Each notebook runs from notebooks/ (as in the tests) into a temporary name, renamed when done;
+# EOTDL_TUTORIALS_BATCH=1: long steps print one line instead of a progress bar.
 $(EXECUTED): book/notebooks/%.ipynb: notebooks/%.ipynb FORCE | world
 	@mkdir -p $(@D)
-	$(BIN)/papermill $< $(@D)/.$*.running.ipynb --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
+	EOTDL_TUTORIALS_BATCH=1 $(BIN)/papermill $< $(@D)/.$*.running.ipynb --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
 	mv $(@D)/.$*.running.ipynb $@
 
 book: notebooks

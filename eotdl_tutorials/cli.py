@@ -24,6 +24,10 @@ def _world_build(args: argparse.Namespace) -> None:
     build_world(args.out, profile=args.profile, seed=args.seed, progress=not args.quiet)
 
 
+#: The --json option of every benchmark.
+JSON_HELP = "write the figures here (default: $EOTDL_TUTORIALS_DATA/results/bench-NAME.json)"
+
+
 def _stac_serve(args: argparse.Namespace) -> None:
     from eotdl_tutorials.stac import serve_forever
 
@@ -31,7 +35,7 @@ def _stac_serve(args: argparse.Namespace) -> None:
 
 
 def _bench_training(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.training.benchmark import bench_training, format_report
 
     result = bench_training(
@@ -39,8 +43,7 @@ def _bench_training(args: argparse.Namespace) -> None:
         repeats=args.repeats, accelerator=args.accelerator, num_workers=args.num_workers,
     )  # fmt: skip
     print(format_report(result))
-    if args.json:
-        write_json(args.json, result)
+    print("figures written to", write_bench("training", result, args.json))
 
 
 def _match(args: argparse.Namespace) -> None:
@@ -74,28 +77,26 @@ def _tile(args: argparse.Namespace) -> None:
 
 
 def _bench_matching(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.files import write_json
     from eotdl_tutorials.matching.bench import bench_matching, format_report
+    from eotdl_tutorials.results import write_bench
 
     result = bench_matching(
         args.world, footprints=args.footprints, baseline_footprints=args.baseline_footprints,
         dask_workers=args.dask_workers, progress=not args.quiet, backend=args.backend,
     )  # fmt: skip
     print(format_report(result))
-    if args.json:
-        write_json(args.json, result)
+    print("figures written to", write_bench("matching", result, args.json))
 
 
 def _bench_tiling(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.files import write_json
+    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.tiling.bench import bench_tiling, format_report
 
     result = bench_tiling(
         args.world, workers=args.workers, progress=not args.quiet, repeats=args.repeats
     )
     print(format_report(result))
-    if args.json:
-        write_json(args.json, result)
+    print("figures written to", write_bench("tiling", result, args.json))
 
 
 def _add_matching_commands(
@@ -230,7 +231,7 @@ def _add_matching_commands(
         help="the local STAC API: rustac (in memory, no server-side filters) or pgstac "
         "(PostgreSQL under the data folder, with filter and fields; default: rustac)",
     )
-    bm.add_argument("--json", help="also write the figures to this JSON file")
+    bm.add_argument("--json", help=JSON_HELP)
     bm.add_argument("--quiet", action="store_true", help="no progress bar")
     bm.set_defaults(run=_bench_matching)
 
@@ -250,7 +251,7 @@ def _add_matching_commands(
         help="runs of raw reads and of the tiler, alternating; the best of each is kept "
         "(default: 3)",
     )
-    bt.add_argument("--json", help="also write the figures to this JSON file")
+    bt.add_argument("--json", help=JSON_HELP)
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.set_defaults(run=_bench_tiling)
 
@@ -327,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training.add_argument("--accelerator", default="auto", help="auto, cpu or cuda")
     training.add_argument("--num-workers", type=int, default=0, help="loader workers")
-    training.add_argument("--json", help="also write the figures to this JSON file")
+    training.add_argument("--json", help=JSON_HELP)
     training.set_defaults(run=_bench_training)
     _add_matching_commands(commands, bench_commands)
     return parser

@@ -34,3 +34,13 @@ def data_dir() -> Path:
     """
     env = os.environ.get("EOTDL_TUTORIALS_DATA")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "eotdl-tutorials"
+
+
+def progress_bars() -> bool:
+    """Whether long steps show progress bars: yes in JupyterLab or a terminal, no in a batch run.
+
+    A batch run (papermill in ``make course`` and the tests) sets ``EOTDL_TUTORIALS_BATCH=1``:
+    its notebooks are read as a book, where a progress bar is a frozen, empty widget, so the
+    notebooks print a one-line summary of the step instead.
+    """
+    return os.environ.get("EOTDL_TUTORIALS_BATCH", "") not in ("1", "true", "yes")

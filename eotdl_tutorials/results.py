@@ -82,6 +82,33 @@ def write_results(notebook: str, profile: str, figures: dict[str, Any]) -> Path:
     return write_json(path, json.loads(json.dumps(record, default=_plain)))
 
 
+def bench_path(benchmark: str) -> Path:
+    """Where ``eotdl-tutorials bench BENCHMARK`` writes its figures by default:
+    ``results_dir()/bench-<benchmark>.json``."""
+    if not _NAME.match(benchmark):
+        raise ValueError(f"not a benchmark name: {benchmark!r} (letters, digits, '_', '-', '.')")
+    return results_dir() / f"bench-{benchmark}.json"
+
+
+def write_bench(
+    benchmark: str, figures: dict[str, Any], path: str | os.PathLike[str] | None
+) -> Path:
+    """Write a benchmark's ``figures`` with the version, date and machine, to ``path`` (default
+    :func:`bench_path`), atomically; the book's Results page reads it from there."""
+    clash = sorted(set(figures) & {"benchmark", "version", "date", "machine"})
+    if clash:
+        raise ValueError(f"figures must not use the reserved keys {clash}")
+    record = {
+        "benchmark": benchmark,
+        "version": __version__,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **figures,
+    }
+    target = Path(path) if path is not None else bench_path(benchmark)
+    return write_json(target, json.loads(json.dumps(record, default=_plain)))
+
+
 def read_results(folder: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """Every results file in ``folder`` (default :func:`results_dir`), sorted by file name."""
     folder = Path(folder) if folder is not None else results_dir()

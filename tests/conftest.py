@@ -29,6 +29,10 @@ SESSION_DATA = Path(tempfile.mkdtemp(prefix="eotdl-tutorials-tests-"))
 atexit.register(shutil.rmtree, SESSION_DATA, ignore_errors=True)
 os.environ["EOTDL_TUTORIALS_DATA"] = str(SESSION_DATA)
 
+#: Where tests leave what a person should look at (executed notebooks, the built book,
+#: screenshots): ``$EOTDL_TEST_OUTPUT``, default ``test-output/`` in the project.
+TEST_OUTPUT = Path(os.environ.get("EOTDL_TEST_OUTPUT") or PROJECT_ROOT / "test-output").resolve()
+
 #: Seconds each notebook took in the ci profile, printed at the end of the run.
 NOTEBOOK_SECONDS: pytest.StashKey[dict[str, float]] = pytest.StashKey()
 
@@ -37,6 +41,13 @@ NOTEBOOK_SECONDS: pytest.StashKey[dict[str, float]] = pytest.StashKey()
 def project_root() -> Path:
     """The project's root folder (where pyproject.toml is)."""
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """The test output folder (created), printed at the end of the run."""
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    return TEST_OUTPUT
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +103,10 @@ def notebook_seconds(request: pytest.FixtureRequest) -> dict[str, float]:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    """Print the notebooks' run times in the ci profile."""
+    """Print the notebooks' run times in the ci profile and where the test output is."""
+    if TEST_OUTPUT.is_dir():
+        terminalreporter.section("test output")
+        terminalreporter.write_line(f"executed notebooks, the book, screenshots: {TEST_OUTPUT}")
     seconds = config.stash.get(NOTEBOOK_SECONDS, {})
     if seconds:
         terminalreporter.section("notebook run times (ci profile)")

@@ -34,3 +34,18 @@ def test_bad_input_is_refused_before_writing(tmp_path: Path) -> None:
         write_results("X2_example", "ci", {"bad": object()})
     assert not results_path("X2_example", "ci").exists()
     assert read_results(tmp_path) == []
+
+
+def test_bench_figures_go_to_the_results_folder_by_default(tmp_path: Path) -> None:
+    from eotdl_tutorials.results import bench_path, write_bench
+
+    path = write_bench("tiling", {"ratio": np.float64(0.8)}, None)
+    assert path == bench_path("tiling") == results_dir() / "bench-tiling.json"
+    record = json.loads(path.read_text())
+    assert record["benchmark"] == "tiling" and record["ratio"] == 0.8 and record["machine"]["cpu"]
+    chosen = write_bench("tiling", {"ratio": 0.7}, tmp_path / "mine.json")
+    assert chosen == tmp_path / "mine.json" and json.loads(chosen.read_text())["ratio"] == 0.7
+    with pytest.raises(ValueError, match="reserved"):
+        write_bench("tiling", {"machine": "x"}, None)
+    with pytest.raises(ValueError, match="benchmark name"):
+        bench_path("../x")

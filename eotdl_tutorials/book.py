@@ -1,0 +1,305 @@
+"""The book's generated pages, written at build time so that no figure in them is typed by hand.
+
+- ``results.md``: the Results page, from every results file and benchmark file in
+  :func:`~eotdl_tutorials.results.results_dir` (tables of their figures, bar charts comparing the
+  profiles, and the machines they were measured on);
+- ``_generated/use-cases.md``: the landing page's cards, one per ``use-case-*.md`` chapter, each
+  with the first figure of that use case's first executed notebook.
+
+As a Sphinx extension (``_config.yml``: ``sphinx: extra_extensions: [eotdl_tutorials.book]``)
+both are written into the book's source folder when the build starts, before Sphinx reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from eotdl_tutorials.results import RUN_KEYS, results_dir
+
+#: Generated files, relative to the book's source folder (git ignores them).
+RESULTS_PAGE = "results.md"
+GENERATED = "_generated"
+#: Keys of a benchmark file that describe the run, not its figures.
+BENCH_KEYS = ("benchmark", "version", "date", "machine")
+#: Most numeric figures drawn per notebook (the table lists them all).
+MAX_PLOTTED = 12
+#: Most values of a list shown in a table cell.
+MAX_LIST = 6
+
+
+def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested figures as ``{"a.b": value}``; lists of scalars kept, lists of objects counted."""
+    flat: dict[str, Any] = {}
+    for key, value in figures.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            flat[name] = f"{len(value)} rows"
+        else:
+            flat[name] = value
+    return flat
+
+
+def format_value(value: Any) -> str:
+    """A table cell: 4 significant digits for floats, lists shortened, pipes escaped."""
+    if isinstance(value, bool) or value is None:
+        text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, int):
+        text = f"{value:,}"
+    elif isinstance(value, list):
+        shown = ", ".join(format_value(v) for v in value[:MAX_LIST])
+        text = f"[{shown}{', ...' if len(value) > MAX_LIST else ''}] ({len(value)})"
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def machine_text(machine: dict[str, Any] | None) -> str:
+    """``CPU model, N cores, GPU`` of a results file's machine."""
+    if not machine:
+        return "unknown"
+    gpu = machine.get("gpu") or "no GPU"
+    return f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {gpu}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _bar_chart(name: str, records: list[dict[str, Any]], out: Path) -> list[str]:
+    """Small multiples of ``records``' numeric figures, one bar per profile; a MyST figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    flats = [flatten({k: v for k, v in r.items() if k not in RUN_KEYS}) for r in records]
+    keys = [k for k in flats[0] if all(_numeric(f.get(k)) for f in flats)][:MAX_PLOTTED]
+    if not keys:
+        return []
+    cols = min(4, len(keys))
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    profiles = [r["profile"] for r in records]
+    for ax, key in zip(axes.flat, keys, strict=False):
+        ax.bar(profiles, [f[key] for f in flats], color="tab:blue")
+        ax.set_title(key, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = out / f"results-{name}.png"
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return [
+        f"```{{figure}} /{GENERATED}/{path.name}",
+        f":alt: the numeric figures of {name}, one bar per profile",
+        "",
+        f"The numeric figures of `{name}`, one bar per profile that was run.",
+        "```",
+        "",
+    ]
+
+
+def run_times(notebooks: Path) -> list[list[str]]:
+    """Rows (notebook, profile, seconds) of the executed notebooks in ``notebooks``, from the
+    run time papermill records in each one."""
+    rows = []
+    for path in sorted(notebooks.glob("*.ipynb")) if notebooks.is_dir() else []:
+        papermill = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        if papermill.get("duration") is not None:
+            profile = papermill.get("parameters", {}).get("profile", "?")
+            rows.append([f"`{path.stem}`", f"`{profile}`", f"{papermill['duration']:.1f}"])
+    return rows
+
+
+def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
+    """The Results page (MyST Markdown) for the results files in ``folder`` and the executed
+    notebooks in ``notebooks`` (their run times); its figures are written into ``out``."""
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            records.append((path, json.loads(path.read_text())))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"results file {path} cannot be read ({err}): delete it") from None
+    by_notebook: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    benches: list[tuple[Path, dict[str, Any]]] = []
+    for path, record in records:
+        if "benchmark" in record:
+            benches.append((path, record))
+        elif "notebook" in record and "profile" in record:
+            by_notebook[record["notebook"]].append(record)
+
+    lines = [
+        "# Results",
+        "",
+        "Every figure on this page was read from the results files when the book was built: each",
+        "notebook writes its headline figures with `eotdl_tutorials.results.write_results`, each",
+        "`eotdl-tutorials bench` command writes its own, into `$EOTDL_TUTORIALS_DATA/results/`.",
+        f"This build read {len(records)} files.",
+        "",
+    ]
+    if not records:
+        lines += ["No results yet: run the notebooks (`make course`) and build the book again.", ""]
+    times = run_times(notebooks) if notebooks is not None else []
+    if times:
+        lines += [
+            "## Notebook run times",
+            "",
+            "papermill's wall time of the runs in this book:",
+            "",
+        ]
+        lines += _table(["notebook", "profile", "seconds"], times)
+    machines = sorted({machine_text(r.get("machine")) for _, r in records})
+    if machines:
+        lines += ["## Machines", ""]
+        lines += _table(["machine (CPU, cores, GPU)"], [[m] for m in machines])
+    if by_notebook:
+        lines += ["## Notebooks", ""]
+    for name in sorted(by_notebook):
+        runs = sorted(by_notebook[name], key=lambda r: r["profile"])
+        lines += [f"### {name}", ""]
+        flats = [flatten({k: v for k, v in r.items() if k not in RUN_KEYS}) for r in runs]
+        keys = list(dict.fromkeys(k for f in flats for k in f))
+        header = ["figure", *(f"`{r['profile']}`" for r in runs)]
+        rows = [[f"`{k}`", *(format_value(f.get(k, "")) for f in flats)] for k in keys]
+        run_rows = [
+            ["date", *(r.get("date", "") for r in runs)],
+            ["version", *(str(r.get("version", "")) for r in runs)],
+            ["machine", *(format_value(machine_text(r.get("machine"))) for r in runs)],
+        ]
+        lines += _table(header, rows + run_rows)
+        lines += _bar_chart(name, runs, out)
+    if benches:
+        lines += ["## Benchmarks", ""]
+    for path, record in benches:
+        lines += [f"### {record['benchmark']} (`{path.name}`)", ""]
+        flat = flatten({k: v for k, v in record.items() if k not in BENCH_KEYS})
+        rows = [[f"`{k}`", format_value(v)] for k, v in flat.items()]
+        rows += [
+            ["date", str(record.get("date", ""))],
+            ["version", str(record.get("version", ""))],
+            ["machine", format_value(machine_text(record.get("machine")))],
+        ]
+        lines += _table(["figure", "value"], rows)
+    return "\n".join(lines)
+
+
+def first_figure(notebook: Path) -> bytes | None:
+    """The first PNG output of an executed notebook, or None."""
+    if not notebook.is_file():
+        return None
+    for cell in json.loads(notebook.read_text()).get("cells", []):
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                return base64.b64decode("".join(png) if isinstance(png, list) else png)
+    return None
+
+
+def use_case_cards(srcdir: Path, out: Path) -> str:
+    """A sphinx-design grid with a card per ``use-case-*.md`` chapter: its title, a link, and
+    the first figure of its first executed notebook (``notebooks/<letter>*.ipynb``)."""
+    cards = ["::::{grid} 1 2 2 2", ":gutter: 3", ""]
+    for page in sorted(srcdir.glob("use-case-*.md")):
+        letter = page.stem.removeprefix("use-case-").upper()
+        title = next(
+            (
+                line.lstrip("# ").strip()
+                for line in page.read_text().splitlines()
+                if line.startswith("# ")
+            ),
+            f"Use case {letter}",
+        )
+        notebooks = sorted((srcdir / "notebooks").glob(f"{letter}[0-9]*.ipynb"))
+        image = first_figure(notebooks[0]) if notebooks else None
+        cards += [f":::{{grid-item-card}} {title}", f":link: {page.stem}", ":link-type: doc"]
+        if image is not None:
+            path = out / f"card-{letter.lower()}.png"
+            path.write_bytes(image)
+            cards += [
+                f":img-top: /{GENERATED}/{path.name}",
+                f":img-alt: a figure of {notebooks[0].stem}",
+            ]
+        cards.append("")
+        if notebooks:
+            names = ", ".join(f"`{nb.stem}`" for nb in notebooks)
+            caption = f"Figure: the first plot of `{notebooks[0].stem}`." if image else ""
+            cards.append(f"{len(notebooks)} notebooks: {names}. {caption}".strip())
+        else:
+            cards.append("Coming: its notebooks are being written.")
+        cards += [":::", ""]
+    cards.append("::::")
+    return "\n".join(cards) + "\n"
+
+
+def write_pages(
+    srcdir: str | os.PathLike[str], folder: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """Write the generated pages into the book's source folder ``srcdir``, from the results
+    files in ``folder`` (default :func:`results_dir`); return the files written."""
+    srcdir = Path(srcdir)
+    out = srcdir / GENERATED
+    out.mkdir(exist_ok=True)
+    for old in out.iterdir():
+        old.unlink()
+    pages = {
+        srcdir / RESULTS_PAGE: results_page(
+            Path(folder) if folder else results_dir(), out, srcdir / "notebooks"
+        ),
+        out / "use-cases.md": use_case_cards(srcdir, out),
+    }
+    for path, text in pages.items():
+        if not path.exists() or path.read_text() != text:  # unchanged pages are not rebuilt
+            path.write_text(text)
+    return [*pages, *sorted(p for p in out.iterdir() if p.suffix == ".png")]
+
+
+def _on_config_inited(app: Any, config: Any) -> None:
+    write_pages(app.srcdir)
+
+
+def _always_outdated(app: Any, env: Any, added: set, changed: set, removed: set) -> list[str]:
+    """The generated pages are read again on every build (their inputs are outside the book)."""
+    return [name for name in ("results", "intro") if name in env.found_docs]
+
+
+def _drop_duplicate_scripts(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Each script once per page: sphinx-thebe's inline configuration comes twice under
+    Sphinx 7.4 (once with the file name None, once with ''), and the second copy is a
+    JavaScript error in the browser."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        name = getattr(script, "filename", script) or ""  # None and "" both mean inline
+        key = (str(name), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """The Sphinx extension: generate the pages before Sphinx reads the sources."""
+    app.connect("config-inited", _on_config_inited, priority=100)
+    app.connect("env-get-outdated", _always_outdated)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=1000)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
