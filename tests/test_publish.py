@@ -112,7 +112,7 @@ def test_a_broken_item_fails_the_stac_validator(ci_world, tmp_path, offline):
 def test_a_folder_eotdl_would_refuse_fails_the_check(encoder_folder, tmp_path, offline):
     folder = tmp_path / "copy"
     shutil.copytree(encoder_folder, folder)
-    (folder / "encoder.pt").unlink()  # an asset file the catalog names is missing
+    (folder / "model.pt").unlink()  # an asset file the catalog names is missing
     with pytest.raises(FileNotFoundError):
         check_eotdl_ready(folder)
     readme = (folder / "README.md").read_text()

@@ -67,7 +67,7 @@ def test_ddp_pretraining_on_two_cpu_processes(tmp_path):
         onnx=False,
         progress=False,
     )
-    assert (model_dir / "encoder.pt").is_file() and (model_dir / "catalog.json").is_file()
+    assert (model_dir / "model.pt").is_file() and (model_dir / "catalog.json").is_file()
     metrics = read_metrics(model_dir / "run")
     steps = int(metrics["step"].max()) + 1
     # each of the 2 processes sees half the training chips: half the steps of one process
