@@ -28,8 +28,15 @@ def _image(path: Path, size: int = 48, epsg: int = 32631) -> Path:
     transform = from_origin(500_000, 5_300_000, 1.0, 1.0)
     data = np.random.default_rng(0).integers(0, 4000, (4, size, size), dtype=np.uint16)
     with rasterio.open(
-        path, "w", driver="GTiff", width=size, height=size, count=4, dtype="uint16",
-        crs=f"EPSG:{epsg}", transform=transform,
+        path,
+        "w",
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=4,
+        dtype="uint16",
+        crs=f"EPSG:{epsg}",
+        transform=transform,
     ) as dst:
         dst.write(data)
     return path

@@ -7,7 +7,8 @@ each labelled image, a FeatureCollection in EPSG:4326 whose features carry
 
 - ``segmentation``: the label's (Multi)Polygon;
 - ``classification``: an empty Polygon (the label applies to the whole image);
-- ``detection``: a box Polygon and ``properties.bbox`` = ``[[min_lat, min_lng], [max_lat, max_lng]]``.
+- ``detection``: a box Polygon and ``properties.bbox``:
+  ``[[min_lat, min_lng], [max_lat, max_lng]]``.
 
 :func:`rasterize_export` burns the segmentation features onto each image's own grid as EOTDL
 does: 0 is background (no label) and label ``i`` of ``spai.json`` (0-based) is ``i + 1``.
@@ -84,7 +85,9 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ScaneoFormatError(f"{path} is not valid JSON ({err.msg}, line {err.lineno})") from None
+        raise ScaneoFormatError(
+            f"{path} is not valid JSON ({err.msg}, line {err.lineno})"
+        ) from None
 
 
 def _check_labels(path: Path, spai: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:

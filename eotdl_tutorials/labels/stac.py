@@ -94,6 +94,8 @@ def write_label_catalog(
     for image in sorted(export.annotations):
         stem = Path(image).with_suffix("").as_posix().replace("/", "-")
         folder = out / f"{stem}-labels"
-        shutil.copyfile(export.root / Path(image).with_suffix(".geojson"), folder / f"{stem}.geojson")
+        shutil.copyfile(
+            export.root / Path(image).with_suffix(".geojson"), folder / f"{stem}.geojson"
+        )
         shutil.copyfile(export.image_path(image), folder / f"{stem}.tif")
     return catalog

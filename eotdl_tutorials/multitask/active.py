@@ -11,15 +11,19 @@ are averaged over the tile (baal's ``reduction="mean"``).
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from baal.active.heuristics import BALD, Entropy, Margin, Random
-from baal.active.heuristics.heuristics import AbstractHeuristic
-from baal.bayesian.dropout import patch_module
+
+with warnings.catch_warnings():  # baal imports tqdm.autonotebook, which warns in notebooks
+    warnings.simplefilter("ignore")
+    from baal.active.heuristics import BALD, Entropy, Margin, Random
+    from baal.active.heuristics.heuristics import AbstractHeuristic
+    from baal.bayesian.dropout import patch_module
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.multitask.dataset import LandCoverSet, Split
@@ -27,7 +31,8 @@ from eotdl_tutorials.multitask.evaluation import dataset_iou, predict
 from eotdl_tutorials.multitask.inputs import model_inputs
 from eotdl_tutorials.multitask.models import SEGMENTATION, LandCoverNet
 from eotdl_tutorials.multitask.settings import MultitaskSettings
-from eotdl_tutorials.multitask.training import train_model
+from eotdl_tutorials.multitask.training import new_model, train_model
+from eotdl_tutorials.training import seed
 
 STRATEGIES = ("random", "entropy", "margin", "bald")
 
@@ -136,6 +141,16 @@ def label_savings(curves: dict[str, list[list[float]]]) -> tuple[float, str]:
     return float(best), name
 
 
+def floor_miou(
+    dataset: LandCoverSet, split: Split, config: MultitaskSettings, random_seed: int = 0
+) -> float:
+    """Test mean IoU of the loop's U-Net with random weights (untrained): the floor."""
+    seed(random_seed)
+    model = new_model(dataset, split.labelled, (SEGMENTATION,), **config.al_model_kwargs())
+    masks = predict(model, model_inputs(dataset, split.test)).masks
+    return dataset_iou(masks, dataset.masks[split.test], len(dataset.classes))[0]
+
+
 def run_active_learning(
     dataset: LandCoverSet,
     split: Split,
@@ -175,7 +190,9 @@ def run_active_learning(
             accelerator=accelerator,
             **config.al_model_kwargs(),
         )
-        miou, _ = dataset_iou(predict(trained.model, test_x).masks, test_masks, len(dataset.classes))
+        miou, _ = dataset_iou(
+            predict(trained.model, test_x).masks, test_masks, len(dataset.classes)
+        )
         bar.update(1)
         return trained.model, miou
 

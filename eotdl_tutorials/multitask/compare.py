@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from eotdl_tutorials.models import SensorEncoder
 from eotdl_tutorials.multitask.dataset import LandCoverSet, Split
 from eotdl_tutorials.multitask.evaluation import majority_row, predict, score, table
+from eotdl_tutorials.multitask.export import export_name
 from eotdl_tutorials.multitask.inputs import model_inputs
 from eotdl_tutorials.multitask.models import CLASSIFICATION, SEGMENTATION
 from eotdl_tutorials.multitask.settings import MultitaskSettings
@@ -63,7 +64,9 @@ def compare_models(
     train = split.labelled
     rows = [
         {"model": "majority class", "init": "none", "params": 0}
-        | majority_row(dataset.masks[train], dataset.presence[train], masks, presence, dataset.classes)
+        | majority_row(
+            dataset.masks[train], dataset.presence[train], masks, presence, dataset.classes
+        )
     ]
     for name, tasks in MODELS.items():
         seed(random_seed)
@@ -104,6 +107,16 @@ def compare_models(
             | score(predictions, masks, presence, dataset.classes)
         )
     return Comparison(table(rows), models)
+
+
+def exports_of(comparison: Comparison) -> dict[str, TrainedModel]:
+    """The comparison's randomly initialised models by export name (for
+    :func:`~eotdl_tutorials.multitask.export.ensure_exported_models`)."""
+    return {
+        export_name(MODELS[name], trained.preprocessing): trained
+        for (name, init), trained in comparison.models.items()
+        if init == "random"
+    }
 
 
 def multitask_gap(comparison: Comparison, init: str = "random") -> dict[str, float]:

@@ -103,6 +103,12 @@ def tile_files(world: World) -> pd.DataFrame:
     return frame
 
 
+def tile_mask(label: str | os.PathLike[str]) -> np.ndarray:
+    """A 1 m land-cover raster at full size in SCANEO's convention (0 = no label, ``i + 1``)."""
+    with rasterio.open(label) as src:
+        return src.read(1).astype(np.uint8) + 1
+
+
 def build_landcover_set(
     world: World, size: int, classes: tuple[str, ...], progress: bool = True
 ) -> LandCoverSet:

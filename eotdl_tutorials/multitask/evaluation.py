@@ -58,9 +58,7 @@ def predict(model: LandCoverNet, images: np.ndarray, batch_size: int = 32) -> Pr
             codes = torch.arange(1, classes + 1, device=mask.device).view(1, -1, 1, 1)
             presence.append((mask[:, None] == codes).flatten(2).any(-1).float().cpu().numpy())
     seconds = (time.perf_counter() - started) / max(1, len(images))
-    return Predictions(
-        np.concatenate(presence), np.concatenate(masks) if masks else None, seconds
-    )
+    return Predictions(np.concatenate(presence), np.concatenate(masks) if masks else None, seconds)
 
 
 def dataset_iou(
@@ -72,7 +70,9 @@ def dataset_iou(
     metric = MulticlassJaccardIndex(
         num_classes + 1, average="none", ignore_index=0, zero_division=float("nan")
     )
-    metric.update(torch.from_numpy(predicted.astype(np.int64)), torch.from_numpy(target.astype(np.int64)))
+    metric.update(
+        torch.from_numpy(predicted.astype(np.int64)), torch.from_numpy(target.astype(np.int64))
+    )
     per_class = metric.compute().numpy()[1:]
     return float(np.nanmean(per_class)), per_class
 
@@ -101,7 +101,10 @@ def score(
 
 
 def majority_row(
-    train_masks: np.ndarray, train_presence: np.ndarray, masks: np.ndarray, presence: np.ndarray,
+    train_masks: np.ndarray,
+    train_presence: np.ndarray,
+    masks: np.ndarray,
+    presence: np.ndarray,
     classes: Sequence[str],
 ) -> dict[str, float]:
     """The floor: every pixel the most common training class, and every class present in more

@@ -49,6 +49,8 @@ class LandCoverNet(nn.Module):
         depth: encoder stages (fewer: a smaller, faster U-Net).
         decoder_channels: U-Net decoder widths, one per stage.
         dropout: dropout before the heads (also what MC dropout samples).
+        tuple_output: return the outputs as the exported model folder orders them
+            (segmentation, then classification; a single tensor for one task) instead of a dict.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class LandCoverNet(nn.Module):
         depth: int = 4,
         decoder_channels: Sequence[int] = (128, 64, 32, 16),
         dropout: float = 0.2,
+        tuple_output: bool = False,
     ) -> None:
         super().__init__()
         self.tasks = check_tasks(tasks)
@@ -79,6 +82,7 @@ class LandCoverNet(nn.Module):
             "depth": depth,
             "decoder_channels": list(decoder_channels)[:depth],
             "dropout": dropout,
+            "tuple_output": tuple_output,
         }
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
@@ -95,11 +99,11 @@ class LandCoverNet(nn.Module):
     @property
     def stride(self) -> int:
         """Input height and width must be multiples of this."""
-        return 2**self.settings["depth"]
+        return 2 ** self.settings["depth"]
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor) -> Any:
         """``{"classification": (B, classes), "segmentation": (B, classes + 1, H, W)}``
-        (the heads the model has), logits."""
+        (the heads the model has), logits; see ``tuple_output``."""
         if images.ndim != 4 or images.shape[1] != len(self.settings["bands"]):
             raise ValueError(
                 f"the model expects (batch, {len(self.settings['bands'])}, height, width) with "
@@ -111,6 +115,9 @@ class LandCoverNet(nn.Module):
             out[CLASSIFICATION] = self.classifier(features[-1])
         if SEGMENTATION in self.tasks:
             out[SEGMENTATION] = self.segmenter(self.seg_dropout(self.decoder(features)))
+        if self.settings["tuple_output"]:
+            ordered = tuple(out[name] for name in (SEGMENTATION, CLASSIFICATION) if name in out)
+            return ordered if len(ordered) > 1 else ordered[0]
         return out
 
     def parameter_count(self) -> int:

@@ -197,7 +197,11 @@ def train_model(
     task.model.load_state_dict(model.state_dict())
 
     def arrays(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return model_inputs(dataset, rows, preprocessing), dataset.masks[rows], dataset.presence[rows]
+        return (
+            model_inputs(dataset, rows, preprocessing),
+            dataset.masks[rows],
+            dataset.presence[rows],
+        )
 
     val = arrays(val_rows) if val_rows is not None and len(val_rows) else None
     data = TileData(arrays(train_rows), val, batch_size)
@@ -213,6 +217,7 @@ def train_model(
             max_steps=steps,
             check_val_every_n_epoch=max(1, epochs // 4),
             num_sanity_val_steps=0,
+            limit_val_batches=1.0 if val is not None else 0,
             accelerator=accelerator,
             progress=progress,
             checkpoint=False,
