@@ -134,7 +134,7 @@ def test_acquisition_uses_baal_heuristics(landcover: LandCoverSet) -> None:
 def test_active_learning_loop_and_savings(landcover: LandCoverSet) -> None:
     config = dataclasses.replace(
         multitask_settings("ci"), al_initial=4, al_batch=4, al_rounds=1, al_seeds=(0,),
-        al_steps=2, mc_iterations=2, batch_size=4,
+        al_steps=2, mc_iterations=2, al_batch_size=4, al_pool_sample=12,
     )  # fmt: skip
     split = labelled_and_pool(landcover, 10)
     result = run_active_learning(landcover, split, config, progress=False)

@@ -160,8 +160,9 @@ def run_active_learning(
     progress: bool = True,
 ) -> ActiveLearningResult:
     """The loop for every strategy and seed of ``config`` (``al_initial`` random tiles of the
-    training split, then ``al_rounds`` rounds of ``al_batch`` tiles each), scored by the
-    dataset-level mean IoU on the test split. Round 0 is shared by the strategies of a seed."""
+    training split, then ``al_rounds`` rounds of ``al_batch`` tiles each, chosen among
+    ``al_pool_sample`` random pool tiles when set), scored by the dataset-level mean IoU on the
+    test split. Round 0 is shared by the strategies of a seed."""
     for strategy in strategies:
         heuristic(strategy)
     train = np.concatenate([split.labelled, split.pool])
@@ -184,7 +185,7 @@ def run_active_learning(
             None,
             (SEGMENTATION,),
             steps=config.al_steps,
-            batch_size=config.batch_size,
+            batch_size=config.al_batch_size,
             lr=config.lr,
             random_seed=run_seed,
             accelerator=accelerator,
@@ -208,6 +209,9 @@ def run_active_learning(
                     if round_ == config.al_rounds:
                         break
                     pool = np.setdiff1d(train, labelled)
+                    if config.al_pool_sample and len(pool) > config.al_pool_sample:
+                        rng = np.random.default_rng((run_seed, round_))
+                        pool = np.sort(rng.choice(pool, config.al_pool_sample, replace=False))
                     images = model_inputs(dataset, pool)
                     picks = pool[
                         acquire(

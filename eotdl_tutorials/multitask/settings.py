@@ -14,7 +14,8 @@ class MultitaskSettings:
 
     ``labelled``: the labelled training tiles (EOTDL labelled about 100); ``steps``: optimiser
     steps per model; ``al_*``: the active-learning loop (initial labelled tiles, tiles taken
-    per round, rounds, seeds, steps per training, MC-dropout samples for BALD).
+    per round, rounds, seeds, steps and batch size per training, pool tiles scored per round
+    (None: all), MC-dropout samples for BALD).
     """
 
     labelled: int
@@ -26,6 +27,8 @@ class MultitaskSettings:
     al_seeds: tuple[int, ...]
     al_steps: int
     mc_iterations: int
+    al_batch_size: int = 8
+    al_pool_sample: int | None = None
     lr: float = 2e-3
     arch: str = "resnet18"
     depth: int = 4
@@ -63,14 +66,16 @@ SETTINGS = {
     ),
     "default": MultitaskSettings(
         labelled=100,
-        steps=240,
+        steps=150,
         batch_size=16,
         al_initial=16,
         al_batch=16,
         al_rounds=5,
         al_seeds=(0, 1, 2),
-        al_steps=60,
-        mc_iterations=8,
+        al_steps=40,
+        mc_iterations=5,
+        al_pool_sample=160,
+        pretrain={"epochs": 4, "batch_size": 32},
     ),
     "full": MultitaskSettings(
         labelled=100,
@@ -82,6 +87,7 @@ SETTINGS = {
         al_seeds=(0, 1, 2),
         al_steps=1000,
         mc_iterations=20,
+        al_batch_size=32,
         depth=5,
         decoder_channels=(256, 128, 64, 32, 16),
         al_depth=5,
