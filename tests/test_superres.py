@@ -92,8 +92,9 @@ def test_emha_quarters_as_published() -> None:
         attention.splits = 4
         x = attention.reduce(tokens)
         q, k, v = attention.qkv(x).reshape(2, 36, 3, 8, 18).permute(2, 0, 3, 1, 4)
+        quarters = zip(q.split(9, 2), k.split(9, 2), v.split(9, 2), strict=True)
         parts = [torch.softmax(qi @ ki.transpose(-2, -1) * attention.scale, -1) @ vi
-                 for qi, ki, vi in zip(q.split(9, 2), k.split(9, 2), v.split(9, 2))]  # fmt: skip
+                 for qi, ki, vi in quarters]  # fmt: skip
         manual = attention.proj(torch.cat(parts, 2).transpose(1, 2).reshape(2, 36, 144))
     assert torch.allclose(batched, manual, atol=1e-5)
 

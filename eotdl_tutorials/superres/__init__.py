@@ -28,7 +28,7 @@ from eotdl_tutorials.superres.pairs import (
     measured_offsets,
     pair_store_dir,
 )
-from eotdl_tutorials.superres.scene import superres_array, superres_scene, tile_spans
+from eotdl_tutorials.superres.scene import stack_scene, superres_array, superres_scene, tile_spans
 from eotdl_tutorials.superres.training import SuperResSettings, sr_settings, train_superres
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "pair_store_dir",
     "predict",
     "sr_settings",
+    "stack_scene",
     "superres_array",
     "superres_card",
     "superres_scene",

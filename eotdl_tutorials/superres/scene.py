@@ -19,6 +19,7 @@ same extent, written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,4 +228,37 @@ def superres_scene(
                 mask = np.repeat(np.repeat(invalid[r0:r1], f, 0), f, 1)
                 strip = np.where(mask[top - r0 * f : top - r0 * f + strip.shape[1]], np.nan, strip)
             dst.write(strip.astype(np.float32), window=Window(0, top, width * f, strip.shape[1]))
+    return Path(out)
+
+
+def stack_scene(
+    item_json: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    bands: tuple[str, ...] = ("red", "green", "blue", "nir"),
+    size: int | None = None,
+) -> Path:
+    """A GeoTIFF of a Sentinel-2 STAC item's ``bands`` (asset keys; described by name), the
+    centred ``size`` x ``size`` window or the whole scene, digital numbers as stored."""
+    item = json.loads(Path(item_json).read_text())
+    root = Path(item_json).parent
+    hrefs = []
+    for band in bands:
+        if band not in item["assets"]:
+            raise ValueError(f"{item_json} has no {band!r} asset")
+        href = item["assets"][band]["href"]
+        hrefs.append(href if os.path.isabs(href) else str(root / href))
+    with rasterio.open(hrefs[0]) as first:
+        height, width = first.height, first.width
+        side_h, side_w = min(size or height, height), min(size or width, width)
+        window = Window((width - side_w) // 2, (height - side_h) // 2, side_w, side_h)
+        profile = first.profile | {
+            "count": len(bands), "height": side_h, "width": side_w, "driver": "GTiff",
+            "transform": first.window_transform(window), "tiled": False,
+        }  # fmt: skip
+        profile.pop("blockxsize", None), profile.pop("blockysize", None)
+    with atomic_path(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for i, href in enumerate(hrefs, start=1):
+            with rasterio.open(href) as src:
+                dst.write(src.read(1, window=window), i)
+        dst.descriptions = tuple(bands)
     return Path(out)
