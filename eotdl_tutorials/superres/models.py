@@ -323,7 +323,7 @@ class SuperResolver(nn.Module):
             nn.init.zeros_(last.bias)
             if isinstance(self.net, ESRT):  # the long skip starts small too (ReLU keeps it alive)
                 with torch.no_grad():
-                    self.net.skip[1].weight.mul_(0.01)
+                    self.net.skip[1].weight.mul_(1e-4)
 
     def config(self) -> dict:
         """What rebuilds this model (with its state dict)."""

@@ -37,8 +37,8 @@ class SuperResSettings:
 
 
 SR_SETTINGS = {
-    "ci": SuperResSettings(steps=15, batch_size=8, patch=16, lr=2e-3),
-    "default": SuperResSettings(steps=800, batch_size=16, patch=24, lr=1e-3),
+    "ci": SuperResSettings(steps=15, batch_size=8, patch=16, lr=1e-3),
+    "default": SuperResSettings(steps=300, batch_size=16, patch=24, lr=1e-3),
     "full": SuperResSettings(steps=30_000, batch_size=32, patch=48, lr=5e-4, num_workers=8),
 }
 
