@@ -49,7 +49,7 @@ def _sync(device: torch.device) -> None:
 
 def bench_superres(
     model_dir: str | None = None,
-    size: int = 360,
+    size: int = 720,
     tile: int = 128,
     overlap: int = 8,
     batch: int = 8,
