@@ -1,0 +1,221 @@
+"""Use case B: ESRT as published, pairs, metrics, tiled whole-scene inference, export, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+
+from eotdl_tutorials.cli import main
+from eotdl_tutorials.superres import (
+    ESRT,
+    ESRT_PAPER_PARAMS_4X,
+    PAIR_BANDS,
+    SuperResolver,
+    count_parameters,
+    export_superres,
+    load_superres,
+    superres_array,
+    superres_scene,
+    tile_spans,
+)
+from eotdl_tutorials.superres.metrics import correctness, psnr, reflectance_l1
+
+L2A_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12")
+L1C_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12",
+             "B8A")  # fmt: skip
+
+
+def local_model(factor: int = 2) -> SuperResolver:
+    """A 2x model that sees 4 input pixels around each output pixel (a 1-block CNN, random
+    weights, plus bicubic): tiles overlapping by 24 must reproduce the one-pass result."""
+    torch.manual_seed(0)
+    model = SuperResolver("cnn", PAIR_BANDS, factor, options={"channels": 8, "blocks": 1})
+    torch.nn.init.normal_(model.net.tail[-1].weight, std=0.1)  # not the zero start
+    return model.eval()
+
+
+def write_scene(
+    path: Path,
+    bands: tuple[str, ...],
+    height: int,
+    width: int,
+    crs: str = "EPSG:32631",
+    describe: bool = False,
+    nodata_box: bool = False,
+) -> np.ndarray:
+    """A uint16 L2A-convention scene (DN = reflectance * 1e4 + 1000); returns its reflectance."""
+    rng = np.random.default_rng(1)
+    refl = rng.uniform(0.02, 0.5, (len(bands), height, width)).astype(np.float32)
+    dn = np.round(refl * 1e4 + 1000).astype(np.uint16)
+    if nodata_box:
+        dn[:, 5:15, 20:40] = 0
+    pixel = 10.0 if crs != "EPSG:4326" else 1e-4
+    origin = (500_000, 5_000_000) if crs != "EPSG:4326" else (10.0, 45.0)
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": len(bands),
+               "dtype": "uint16", "crs": crs, "transform": from_origin(*origin, pixel, pixel),
+               "nodata": 0}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(dn)
+        if describe:
+            dst.descriptions = bands
+    return dn.astype(np.float32) * 1e-4 - 0.1
+
+
+def one_pass(model: SuperResolver, image: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(image)[None])[0].numpy()
+
+
+def test_esrt_has_the_published_parameter_count() -> None:
+    params = count_parameters(ESRT(3, 4))
+    assert params // 1000 == ESRT_PAPER_PARAMS_4X // 1000  # the paper's 751K
+    x = torch.rand(2, 4, 12, 14)
+    assert ESRT(4, 2)(x).shape == (2, 4, 24, 28)
+    assert ESRT(4, 4)(x).shape == (2, 4, 48, 56)
+
+
+def test_emha_quarters_as_published() -> None:
+    from eotdl_tutorials.superres.models import EMHA
+
+    torch.manual_seed(0)
+    attention = EMHA(288).eval()
+    tokens = torch.rand(2, 36, 288)
+    with torch.no_grad():
+        batched = attention(tokens)  # 36 tokens: four equal quarters in one call
+        attention.splits = 5  # 36 = 5 x 7 + 1: the published split path, quarters of 7 and 1 ...
+        assert attention(tokens).shape == tokens.shape
+        attention.splits = 4
+        x = attention.reduce(tokens)
+        q, k, v = attention.qkv(x).reshape(2, 36, 3, 8, 18).permute(2, 0, 3, 1, 4)
+        quarters = zip(q.split(9, 2), k.split(9, 2), v.split(9, 2), strict=True)
+        parts = [torch.softmax(qi @ ki.transpose(-2, -1) * attention.scale, -1) @ vi
+                 for qi, ki, vi in quarters]  # fmt: skip
+        manual = attention.proj(torch.cat(parts, 2).transpose(1, 2).reshape(2, 36, 144))
+    assert torch.allclose(batched, manual, atol=1e-5)
+
+
+def test_residual_model_starts_from_bicubic() -> None:
+    model = SuperResolver("cnn", PAIR_BANDS, 2)
+    bicubic = SuperResolver("bicubic", PAIR_BANDS, 2)
+    x = torch.rand(1, 4, 16, 16) * 0.3
+    assert torch.allclose(model(x), bicubic(x), atol=1e-6)
+
+
+def test_tiled_equals_one_pass_without_seams() -> None:
+    model = local_model()
+    image = np.random.default_rng(0).uniform(0, 0.4, (4, 100, 130)).astype(np.float32)
+    tiled = superres_array(model, image, tile=48, overlap=24)
+    assert tiled.shape == (4, 200, 260)
+    np.testing.assert_allclose(tiled, one_pass(model, image), atol=2e-5)
+
+
+def test_tile_spans_cover_the_axis() -> None:
+    for size in (8, 47, 48, 100, 131):
+        spans = tile_spans(size, 48, 8)
+        assert spans[0][0] == 0 and spans[-1][0] + spans[-1][1] == size
+        assert all(b[0] <= a[0] + a[1] - 8 for a, b in zip(spans, spans[1:], strict=False))
+
+
+@pytest.mark.parametrize("layout", ["l2a-12", "l1c-13", "described"])
+def test_scene_bands_are_mapped(tmp_path: Path, layout: str) -> None:
+    model = local_model()
+    order = {"l2a-12": L2A_ORDER, "l1c-13": L1C_ORDER, "described": ("B08", "B02", "B04", "B03")}
+    bands = order[layout]
+    refl = write_scene(tmp_path / "s2.tif", bands, 40, 50, describe=layout == "described")
+    if layout == "l1c-13":  # EuroSAT-era L1C: DN / 1e4 without the offset
+        refl = refl + 0.1
+    wanted = [bands.index(b) for b in ("B04", "B03", "B02", "B08")]
+    out = superres_scene(tmp_path / "s2.tif", model, tmp_path / "sr.tif", tile=32, overlap=24,
+                         progress=False)  # fmt: skip
+    with rasterio.open(out) as src:
+        result = src.read()
+        assert src.descriptions == PAIR_BANDS
+    np.testing.assert_allclose(result, one_pass(model, refl[wanted]), atol=3e-5)
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32631", "EPSG:4326"])
+def test_scene_keeps_crs_and_extent(tmp_path: Path, crs: str) -> None:
+    write_scene(tmp_path / "s2.tif", L2A_ORDER, 30, 44, crs=crs)
+    out = superres_scene(tmp_path / "s2.tif", local_model(), tmp_path / "sr.tif", tile=32,
+                         overlap=8, progress=False)  # fmt: skip
+    with rasterio.open(tmp_path / "s2.tif") as src, rasterio.open(out) as sr:
+        assert sr.crs == src.crs
+        assert (sr.width, sr.height) == (2 * src.width, 2 * src.height)
+        np.testing.assert_allclose(sr.bounds, src.bounds)
+        np.testing.assert_allclose(sr.res, (src.res[0] / 2, src.res[1] / 2))
+
+
+def test_scene_smaller_than_a_tile_and_nodata(tmp_path: Path) -> None:
+    model = local_model()
+    refl = write_scene(tmp_path / "s2.tif", L2A_ORDER, 30, 50, nodata_box=True)
+    out = superres_scene(tmp_path / "s2.tif", model, tmp_path / "sr.tif", tile=128,
+                         progress=False)  # fmt: skip
+    with rasterio.open(out) as src:
+        result = src.read()
+    assert np.isnan(result[:, 10:30, 40:80]).all()  # the nodata box, at twice the resolution
+    assert np.isfinite(result[:, :10]).all() and np.isfinite(result[:, 30:]).all()
+    np.testing.assert_allclose(result[:, 50:, :], one_pass(model, refl[[3, 2, 1, 7]])[:, 50:],
+                               atol=3e-5)  # fmt: skip
+
+
+def _assert_fails_cleanly(tmp_path: Path, args: list[str], capsys: pytest.CaptureFixture,
+                          message: str) -> None:  # fmt: skip
+    out = tmp_path / "sr.tif"
+    assert main(["superres", *args, "--out", str(out), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.glob("sr*")) == [] and list(tmp_path.glob(".sr*")) == []
+
+
+def test_bad_inputs_get_clear_errors_and_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    model_dir = tmp_path / "model"
+    export_superres(local_model(), model_dir, input_size=16, onnx=False)
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    write_scene(scenes / "tiny.tif", L2A_ORDER, 6, 20)
+    write_scene(scenes / "five.tif", ("a", "b", "c", "d", "e"), 20, 20)
+    write_scene(scenes / "ok.tif", L2A_ORDER, 20, 20)
+    with rasterio.open(scenes / "ok.tif", "r+") as dst:
+        dst.write(np.zeros((12, 20, 20), np.uint16))
+    write_scene(scenes / "good.tif", L2A_ORDER, 20, 20)
+    model = ["--model", str(model_dir)]
+    _assert_fails_cleanly(tmp_path, [str(scenes / "tiny.tif"), *model], capsys, "at least 8 px")
+    _assert_fails_cleanly(tmp_path, [str(scenes / "five.tif"), *model], capsys, "cannot tell")
+    _assert_fails_cleanly(tmp_path, [str(scenes / "ok.tif"), *model], capsys, "only nodata")
+    _assert_fails_cleanly(tmp_path, [str(scenes / "good.tif"), *model, "--factor", "4"], capsys,
+                          "super-resolves by 2x, not 4x")  # fmt: skip
+    _assert_fails_cleanly(tmp_path, [str(scenes / "missing.tif"), *model], capsys, "does not exist")
+    assert main(["superres", str(scenes / "good.tif"), *model, "--out", str(tmp_path / "sr.tif"),
+                 "--quiet"]) == 0  # fmt: skip
+
+
+def test_export_onnx_matches_pytorch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = SuperResolver("esrt", PAIR_BANDS, 2)
+    sample = torch.rand(1, 4, 24, 24) * 0.4
+    exported = export_superres(model, tmp_path / "esrt", input_size=16, sample=sample)
+    assert exported.onnx_max_abs_diff <= 1e-4
+    assert (tmp_path / "esrt" / "item.json").is_file()
+    loaded = load_superres(tmp_path / "esrt")
+    with torch.no_grad():
+        assert torch.allclose(loaded(sample), model(sample), atol=1e-6)
+
+
+def test_metrics_directions() -> None:
+    rng = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 4, 32, 32, generator=rng) * 0.4
+    lr = torch.nn.functional.avg_pool2d(hr, 2)
+    assert float(reflectance_l1(hr, lr).max()) < 1e-6
+    shares = correctness(hr, hr, lr)
+    assert torch.allclose(shares[:, 0], torch.ones(2))  # the target itself: all improvement
+    lr_up = torch.nn.functional.interpolate(lr, scale_factor=2, mode="bilinear")
+    assert torch.allclose(correctness(lr_up, hr, lr)[:, 1], torch.ones(2))  # no detail: omission
+    noise = hr + torch.randn(hr.shape, generator=rng) * 0.3
+    assert float(correctness(noise, hr, lr)[:, 2].mean()) > 0.5  # invented detail: hallucination
+    assert float(psnr(lr_up, hr).mean()) < float(psnr(hr * 0.99, hr).mean())
