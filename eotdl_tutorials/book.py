@@ -297,9 +297,22 @@ def _drop_duplicate_scripts(
     scripts[:] = unique
 
 
+def _write_favicon_ico(app: Any, exception: Exception | None) -> None:
+    """``favicon.ico`` at the root of the HTML: the redirecting ``index.html`` has no icon
+    link, so a browser asks for ``/favicon.ico`` (a failed request without it)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from PIL import Image, ImageDraw
+
+    icon = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    ImageDraw.Draw(icon).ellipse((2, 2, 29, 29), fill=(42, 111, 151, 255))
+    icon.save(Path(app.outdir) / "favicon.ico")
+
+
 def setup(app: Any) -> dict[str, Any]:
     """The Sphinx extension: generate the pages before Sphinx reads the sources."""
     app.connect("config-inited", _on_config_inited, priority=100)
     app.connect("env-get-outdated", _always_outdated)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=1000)
+    app.connect("build-finished", _write_favicon_ico)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
