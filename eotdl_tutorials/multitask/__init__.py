@@ -1,0 +1,84 @@
+"""Use case C: land-cover classification, segmentation and multi-task models on the 1 m tiles,
+their comparison, active learning with baal, and their export for the inference API.
+
+Stages: :mod:`dataset` (the labelled set and the pool) -> :mod:`inputs` -> :mod:`models` ->
+:mod:`training` -> :mod:`evaluation` -> :mod:`compare`, :mod:`active` and :mod:`export`.
+"""
+
+from eotdl_tutorials.multitask.active import (
+    STRATEGIES,
+    ActiveLearningResult,
+    acquire,
+    floor_miou,
+    label_savings,
+    labels_to_reach,
+    run_active_learning,
+)
+from eotdl_tutorials.multitask.compare import (
+    MODELS,
+    RANDOM_WEIGHTS,
+    Comparison,
+    compare_models,
+    exports_of,
+    multitask_gap,
+    results_rows,
+)
+from eotdl_tutorials.multitask.dataset import (
+    LandCoverSet,
+    Split,
+    ensure_landcover_set,
+    labelled_and_pool,
+    landcover_set_dir,
+    tile_files,
+    tile_mask,
+)
+from eotdl_tutorials.multitask.evaluation import dataset_iou, predict, score
+from eotdl_tutorials.multitask.export import (
+    EXPORTS,
+    ensure_exported_models,
+    export_landcover_model,
+    exported_models_dir,
+)
+from eotdl_tutorials.multitask.inputs import input_bands, model_inputs
+from eotdl_tutorials.multitask.models import LandCoverNet, init_from_encoder
+from eotdl_tutorials.multitask.settings import MultitaskSettings, multitask_settings
+from eotdl_tutorials.multitask.training import TrainedModel, train_model
+
+__all__ = [
+    "EXPORTS",
+    "MODELS",
+    "RANDOM_WEIGHTS",
+    "STRATEGIES",
+    "ActiveLearningResult",
+    "Comparison",
+    "LandCoverNet",
+    "LandCoverSet",
+    "MultitaskSettings",
+    "Split",
+    "TrainedModel",
+    "acquire",
+    "exports_of",
+    "floor_miou",
+    "compare_models",
+    "dataset_iou",
+    "ensure_exported_models",
+    "ensure_landcover_set",
+    "export_landcover_model",
+    "exported_models_dir",
+    "init_from_encoder",
+    "input_bands",
+    "label_savings",
+    "labelled_and_pool",
+    "labels_to_reach",
+    "landcover_set_dir",
+    "model_inputs",
+    "multitask_gap",
+    "multitask_settings",
+    "predict",
+    "results_rows",
+    "run_active_learning",
+    "score",
+    "tile_files",
+    "tile_mask",
+    "train_model",
+]

@@ -1,0 +1,209 @@
+"""The land-cover set of use case C: the sample world's 1 m tiles with their per-pixel labels.
+
+Every high-resolution tile of a world is read with its land-cover raster, averaged down to
+``size`` pixels (the mask takes each block's most common class) and kept in one ``.npz`` per
+profile (:func:`ensure_landcover_set`). Masks follow SCANEO's convention: 0 = no label, class
+``i`` of the legend (0-based) is ``i + 1``. Splits are by place (the chip store's rule), and
+:func:`labelled_and_pool` cuts the training split into a small labelled set and a large pool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from tqdm.auto import tqdm
+
+from eotdl_tutorials.files import atomic_path, write_json
+from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
+from eotdl_tutorials.tiling import place_keys, split_of
+from eotdl_tutorials.world import World, ensure_world
+from eotdl_tutorials.world.sensors import HR_BANDS, HR_SCALE
+
+SET_FORMAT = "eotdl-tutorials-landcover-set"
+#: Tile size (pixels) of the set in each profile: 384 m tiles seen at 6, 4 and 1 m.
+SET_SIZES = {"ci": 64, "default": 96, "full": 384}
+
+
+@dataclass(frozen=True)
+class LandCoverSet:
+    """Tiles (digital numbers), masks (0 = no label, class ``i`` -> ``i + 1``) and the index.
+
+    ``index`` has one row per tile: ``id``, ``zone``, ``region``, ``split``, the tile's
+    ``image`` and ``label`` GeoTIFF paths.
+    """
+
+    images: np.ndarray  # (N, bands, size, size) uint16 DN (reflectance = DN * dn_scale)
+    masks: np.ndarray  # (N, size, size) uint8
+    index: pd.DataFrame
+    classes: tuple[str, ...]
+    bands: tuple[str, ...]
+    dn_scale: float
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def presence(self) -> np.ndarray:
+        """(N, classes) bool: which classes each tile holds (the multi-label target)."""
+        codes = np.arange(1, len(self.classes) + 1)
+        return (self.masks.reshape(len(self), -1)[:, :, None] == codes).any(axis=1)
+
+    def split(self, name: str) -> np.ndarray:
+        """Row positions of ``name`` (train, val or test)."""
+        return np.flatnonzero(self.index["split"].to_numpy() == name)
+
+    def reflectance(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The tiles ``rows`` as float32 reflectance."""
+        return self.images[rows].astype(np.float32) * np.float32(self.dn_scale)
+
+
+def _block_mode(classes: np.ndarray, factor: int, count: int) -> np.ndarray:
+    """The most common value of each ``factor`` x ``factor`` block of a class raster."""
+    h, w = classes.shape[0] // factor, classes.shape[1] // factor
+    blocks = classes[: h * factor, : w * factor].reshape(h, factor, w, factor)
+    votes = np.stack([(blocks == c).sum(axis=(1, 3)) for c in range(count)])
+    return votes.argmax(axis=0)
+
+
+def _read_tile(image: Path, label: Path, size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    with rasterio.open(image) as src:
+        dn = src.read()
+    with rasterio.open(label) as src:
+        classes = src.read(1)
+    factor = dn.shape[1] // size
+    if factor < 1 or dn.shape[1] != size * factor or dn.shape[2] != size * factor:
+        raise ValueError(f"{image} is {dn.shape[1]}x{dn.shape[2]} px: not a multiple of {size}")
+    mean = dn.reshape(dn.shape[0], size, factor, size, factor).mean(axis=(2, 4))
+    return np.round(mean).astype(np.uint16), _block_mode(classes, factor, count).astype(np.uint8)
+
+
+def tile_files(world: World) -> pd.DataFrame:
+    """The world's 1 m tiles: ``id``, ``zone``, ``region``, ``split``, ``image``, ``label``."""
+    index = pd.read_parquet(world.earthview_index, columns=["id", "json_path", "zone", "region"])
+    rows = []
+    for row in index.itertuples():
+        item = json.loads((world.earthview_index.parent / row.json_path).read_text())
+        rows.append(
+            {
+                "id": row.id,
+                "zone": row.zone,
+                "region": row.region,
+                "image": item["assets"]["analytic"]["href"],
+                "label": item["assets"]["landcover"]["href"],
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame.insert(3, "split", [split_of(key) for key in place_keys(frame)])
+    return frame
+
+
+def tile_mask(label: str | os.PathLike[str]) -> np.ndarray:
+    """A 1 m land-cover raster at full size in SCANEO's convention (0 = no label, ``i + 1``)."""
+    with rasterio.open(label) as src:
+        return src.read(1).astype(np.uint8) + 1
+
+
+def build_landcover_set(
+    world: World, size: int, classes: tuple[str, ...], progress: bool = True
+) -> LandCoverSet:
+    """Read every 1 m tile of ``world`` and its land-cover raster at ``size`` pixels."""
+    files = tile_files(world)
+    if files.empty:
+        raise ValueError(f"the world in {world.root} has no 1 m tiles")
+    images, masks = [], []
+    for row in tqdm(files.itertuples(), total=len(files), desc="tiles", disable=not progress):
+        dn, codes = _read_tile(Path(row.image), Path(row.label), size, len(classes))
+        images.append(dn)
+        masks.append(codes + 1)  # SCANEO: 0 = no label, legend class i -> i + 1
+    bands = tuple(b.common_name for b in HR_BANDS)
+    return LandCoverSet(np.stack(images), np.stack(masks), files, classes, bands, HR_SCALE)
+
+
+def landcover_set_dir(profile: str) -> Path:
+    """``data_dir()/datasets/landcover-{profile}``: where :func:`ensure_landcover_set` keeps it."""
+    return data_dir() / "datasets" / f"landcover-{check_profile(profile)}"
+
+
+def save_landcover_set(dataset: LandCoverSet, folder: str | os.PathLike[str]) -> Path:
+    """Write ``arrays.npz``, ``index.parquet`` and (last) ``meta.json`` into ``folder``."""
+    folder = Path(folder)
+    with atomic_path(folder / "arrays.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=dataset.images, masks=dataset.masks)
+    with atomic_path(folder / "index.parquet") as tmp:
+        dataset.index.to_parquet(tmp, index=False)
+    meta = {
+        "format": SET_FORMAT,
+        "classes": list(dataset.classes),
+        "bands": list(dataset.bands),
+        "dn_scale": dataset.dn_scale,
+        "count": len(dataset),
+        "mask_convention": "0 = no label, class i of 'classes' (0-based) = i + 1",
+    }
+    write_json(folder / "meta.json", meta)
+    return folder
+
+
+def open_landcover_set(folder: str | os.PathLike[str]) -> LandCoverSet:
+    """Read a set written by :func:`save_landcover_set`."""
+    folder = Path(folder)
+    if not (folder / "meta.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no land-cover set (meta.json is missing)")
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != SET_FORMAT:
+        raise ValueError(f"{folder / 'meta.json'} is not a land-cover set")
+    arrays = np.load(folder / "arrays.npz")
+    return LandCoverSet(
+        arrays["images"],
+        arrays["masks"],
+        pd.read_parquet(folder / "index.parquet"),
+        tuple(meta["classes"]),
+        tuple(meta["bands"]),
+        float(meta["dn_scale"]),
+    )
+
+
+def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCoverSet:
+    """The land-cover set of ``profile``'s sample world, built (world first) when missing."""
+    from eotdl_tutorials.world import CLASSES
+
+    folder = landcover_set_dir(profile)
+    if not (folder / "meta.json").is_file():
+        world = ensure_world(WORLD_PROFILE[profile] or "default", progress=progress)
+        dataset = build_landcover_set(world, SET_SIZES[profile], tuple(CLASSES), progress)
+        save_landcover_set(dataset, folder)
+    return open_landcover_set(folder)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions: the labelled training tiles, the unlabelled pool, validation and test."""
+
+    labelled: np.ndarray
+    pool: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def labelled_and_pool(dataset: LandCoverSet, labelled: int, seed: int = 0) -> Split:
+    """``labelled`` random tiles of the training split as the labelled set, the rest as the pool
+    (the training split must hold more than ``labelled`` tiles)."""
+    train = dataset.split("train")
+    if not 0 < labelled < len(train):
+        raise ValueError(
+            f"asked for {labelled} labelled tiles but the training split has {len(train)}: "
+            "ask for fewer (at least one tile must stay in the pool)"
+        )
+    chosen = np.random.default_rng(seed).permutation(train)
+    return Split(
+        np.sort(chosen[:labelled]),
+        np.sort(chosen[labelled:]),
+        dataset.split("val"),
+        dataset.split("test"),
+    )

@@ -1,0 +1,125 @@
+"""Scores of the land-cover models on a test set, and the comparison table.
+
+IoU is dataset-level: torchmetrics sums intersections and unions of each class over every test
+pixel before dividing (not a mean of per-image IoUs); the mean IoU averages the classes that
+occur in the test set or the predictions. Multi-label F1 and accuracy are micro-averaged over
+(tile, class) decisions; a segmentation-only model's presence is read from its mask.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torchmetrics.classification import (
+    MulticlassJaccardIndex,
+    MultilabelAccuracy,
+    MultilabelF1Score,
+)
+
+from eotdl_tutorials.multitask.models import CLASSIFICATION, SEGMENTATION, LandCoverNet
+
+#: A class is predicted present in a tile when its probability reaches this.
+PRESENCE_THRESHOLD = 0.5
+
+
+@dataclass
+class Predictions:
+    """Per tile: presence probabilities (N, classes) and class masks (N, H, W) or None."""
+
+    presence: np.ndarray
+    masks: np.ndarray | None
+    seconds_per_tile: float
+
+
+@torch.no_grad()
+def predict(model: LandCoverNet, images: np.ndarray, batch_size: int = 32) -> Predictions:
+    """Run ``model`` (eval mode, CPU or CUDA as it sits) over ``images`` (N, bands, H, W)."""
+    model.eval()
+    device = next(model.parameters()).device
+    classes = model.settings["num_classes"]
+    presence, masks = [], []
+    started = time.perf_counter()
+    for start in range(0, len(images), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+        out = model(batch.to(device))
+        if SEGMENTATION in out:
+            logits = out[SEGMENTATION].float()
+            logits[:, 0] = -torch.inf  # 0 = "no label" is never an answer
+            mask = logits.argmax(1)
+            masks.append(mask.cpu().numpy().astype(np.uint8))
+        if CLASSIFICATION in out:
+            presence.append(torch.sigmoid(out[CLASSIFICATION].float()).cpu().numpy())
+        else:
+            codes = torch.arange(1, classes + 1, device=mask.device).view(1, -1, 1, 1)
+            presence.append((mask[:, None] == codes).flatten(2).any(-1).float().cpu().numpy())
+    seconds = (time.perf_counter() - started) / max(1, len(images))
+    return Predictions(np.concatenate(presence), np.concatenate(masks) if masks else None, seconds)
+
+
+def dataset_iou(
+    predicted: np.ndarray, target: np.ndarray, num_classes: int
+) -> tuple[float, np.ndarray]:
+    """Mean IoU and IoU per class (classes 1..num_classes; 0 = no label is ignored), with the
+    intersections and unions summed over every tile first. Classes absent from both the target
+    and the predictions are NaN and left out of the mean."""
+    metric = MulticlassJaccardIndex(
+        num_classes + 1, average="none", ignore_index=0, zero_division=float("nan")
+    )
+    metric.update(
+        torch.from_numpy(predicted.astype(np.int64)), torch.from_numpy(target.astype(np.int64))
+    )
+    per_class = metric.compute().numpy()[1:]
+    return float(np.nanmean(per_class)), per_class
+
+
+def presence_scores(probabilities: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """Micro multi-label F1 and accuracy at :data:`PRESENCE_THRESHOLD`."""
+    preds = torch.from_numpy(probabilities.astype(np.float32))
+    truth = torch.from_numpy(target.astype(np.int64))
+    labels = target.shape[1]
+    f1 = MultilabelF1Score(labels, threshold=PRESENCE_THRESHOLD, average="micro")(preds, truth)
+    acc = MultilabelAccuracy(labels, threshold=PRESENCE_THRESHOLD, average="micro")(preds, truth)
+    return float(f1), float(acc)
+
+
+def score(
+    predictions: Predictions, masks: np.ndarray, presence: np.ndarray, classes: Sequence[str]
+) -> dict[str, float]:
+    """``f1``, ``accuracy``, ``miou`` (NaN without a mask) and ``iou_<class>`` per class."""
+    f1, accuracy = presence_scores(predictions.presence, presence)
+    row = {"f1": f1, "accuracy": accuracy, "miou": float("nan")}
+    per_class = np.full(len(classes), np.nan)
+    if predictions.masks is not None:
+        row["miou"], per_class = dataset_iou(predictions.masks, masks, len(classes))
+    row |= {f"iou_{name}": float(v) for name, v in zip(classes, per_class, strict=True)}
+    return row
+
+
+def majority_row(
+    train_masks: np.ndarray,
+    train_presence: np.ndarray,
+    masks: np.ndarray,
+    presence: np.ndarray,
+    classes: Sequence[str],
+) -> dict[str, float]:
+    """The floor: every pixel the most common training class, and every class present in more
+    than half of the training tiles."""
+    counts = np.bincount(train_masks.ravel(), minlength=len(classes) + 1)
+    counts[0] = 0
+    guess_mask = np.full_like(masks, counts.argmax())
+    guess_presence = np.broadcast_to(train_presence.mean(axis=0) > 0.5, presence.shape)
+    return score(
+        Predictions(guess_presence.astype(np.float32), guess_mask, 0.0), masks, presence, classes
+    )
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """The comparison table, one row per model and initialisation."""
+    frame = pd.DataFrame(rows)
+    first = ["model", "init", "f1", "accuracy", "miou", "params", "train_s", "infer_ms_per_tile"]
+    return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]

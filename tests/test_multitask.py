@@ -1,0 +1,157 @@
+"""Use case C on a small synthetic land-cover set: models, metrics, export, active learning."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from eotdl_tutorials.models import load_model, onnx_session, read_card
+from eotdl_tutorials.multitask import (
+    LandCoverNet,
+    LandCoverSet,
+    acquire,
+    dataset_iou,
+    export_landcover_model,
+    init_from_encoder,
+    label_savings,
+    labelled_and_pool,
+    labels_to_reach,
+    model_inputs,
+    multitask_settings,
+    predict,
+    run_active_learning,
+    score,
+    train_model,
+)
+
+CLASSES = ("water", "forest", "cropland")
+
+
+@pytest.fixture(scope="module")
+def landcover() -> LandCoverSet:
+    """40 tiles of 32 px: each pixel's class sets its bands' values (plus noise)."""
+    rng = np.random.default_rng(0)
+    n, size = 40, 32
+    masks = np.ones((n, size, size), np.uint8)
+    for i in range(n):
+        masks[i, rng.integers(0, 16) :, :] = 2
+        masks[i, :, rng.integers(8, 32) :] = 3 if i % 2 else 2
+    spectra = np.array([[400, 500, 300, 100], [300, 600, 200, 3000], [900, 1000, 1100, 2500]])
+    images = spectra[masks - 1].transpose(0, 3, 1, 2) + rng.integers(0, 200, (n, 4, size, size))
+    index = pd.DataFrame(
+        {"id": [f"t{i}" for i in range(n)], "split": ["train"] * 28 + ["val"] * 4 + ["test"] * 8}
+    )
+    bands = ("red", "green", "blue", "nir")
+    return LandCoverSet(images.astype(np.uint16), masks, index, CLASSES, bands, 1e-4)
+
+
+def test_presence_follows_the_masks(landcover: LandCoverSet) -> None:
+    presence = landcover.presence
+    assert presence.shape == (40, 3)
+    assert presence[0, 0] == (landcover.masks[0] == 1).any()
+
+
+def test_dataset_iou_sums_over_tiles() -> None:
+    target = np.array([[[1, 1], [2, 2]], [[1, 2], [2, 2]]])
+    predicted = np.array([[[1, 2], [2, 2]], [[1, 1], [1, 1]]])
+    miou, per_class = dataset_iou(predicted, target, 2)
+    # class 1: TP 2, FP 3, FN 1; class 2: TP 2, FP 1, FN 3 (summed over both tiles); the mean
+    # of per-tile IoUs would be (1/2 + 1/4) / 2 and (2/3 + 0) / 2 instead
+    assert per_class == pytest.approx([2 / 6, 2 / 6])
+    assert miou == pytest.approx(2 / 6)
+
+
+def test_every_model_beats_its_random_weights(landcover: LandCoverSet) -> None:
+    split = labelled_and_pool(landcover, 20)
+    test_x = model_inputs(landcover, split.test)
+    masks, presence = landcover.masks[split.test], landcover.presence[split.test]
+    for tasks in [("classification",), ("segmentation",), ("classification", "segmentation")]:
+        torch.manual_seed(0)
+        trained = train_model(
+            landcover, split.labelled, split.val, tasks, steps=25, batch_size=8, lr=3e-3,
+            depth=3, decoder_channels=(32, 16, 8),
+        )  # fmt: skip
+        random_model = LandCoverNet.from_settings(trained.model.settings)
+        after = score(predict(trained.model, test_x), masks, presence, CLASSES)
+        before = score(predict(random_model, test_x), masks, presence, CLASSES)
+        key = "miou" if "segmentation" in tasks else "f1"
+        assert after[key] > before[key], (tasks, after[key], before[key])
+
+
+def test_export_round_trip_and_onnx(landcover: LandCoverSet, tmp_path: Path) -> None:
+    split = labelled_and_pool(landcover, 20)
+    for preprocessing in ("none", "SATRGB"):
+        trained = train_model(
+            landcover, split.labelled, None, ("classification", "segmentation"), steps=2,
+            batch_size=8, preprocessing=preprocessing, depth=3, decoder_channels=(32, 16, 8),
+        )  # fmt: skip
+        exported = export_landcover_model(trained, tmp_path / preprocessing, CLASSES, 32)
+        assert exported.onnx_max_abs_diff <= 1e-4
+        card = read_card(tmp_path / preprocessing)
+        assert card.task == "multitask" and card.classes == CLASSES
+        assert card.preprocessing == preprocessing
+        assert card.output_indices("segmentation")["water"] == 1
+        values = torch.from_numpy(model_inputs(landcover, split.test[:2], preprocessing))
+        with torch.no_grad():
+            segmentation, classification = load_model(tmp_path / preprocessing)(values)
+            expected = trained.model(values)
+        assert torch.allclose(segmentation, expected["segmentation"], atol=1e-4)
+        assert torch.allclose(classification, expected["classification"], atol=1e-4)
+        session = onnx_session(tmp_path / preprocessing)
+        outputs = session.run(None, {"input": card.normalise(values.numpy())})
+        assert np.abs(outputs[0] - expected["segmentation"].numpy()).max() <= 1e-4
+
+
+def test_init_from_encoder_copies_the_backbone(landcover: LandCoverSet) -> None:
+    from eotdl_tutorials.data import BandStats
+    from eotdl_tutorials.models import SensorEncoder
+
+    stats = BandStats(landcover.bands, [0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5])
+    encoder = SensorEncoder("hr", stats, arch="resnet18")
+    model = LandCoverNet(("segmentation",), landcover.bands, 3, [0] * 4, [1] * 4, depth=3)
+    copied = init_from_encoder(model, encoder)
+    assert copied > 10
+    key = "conv1.weight"
+    assert torch.equal(model.encoder.model.state_dict()[key], encoder.backbone.state_dict()[key])
+    assert model.settings["mean"] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+
+
+def test_acquisition_uses_baal_heuristics(landcover: LandCoverSet) -> None:
+    model = LandCoverNet(("segmentation",), landcover.bands, 3, [0.05] * 4, [0.05] * 4, depth=3)
+    images = model_inputs(landcover, np.arange(10))
+    for strategy in ("random", "entropy", "margin", "bald"):
+        picks = acquire(strategy, model, images, 4, mc_iterations=3)
+        assert len(set(picks.tolist())) == 4 and picks.max() < 10
+    with pytest.raises(ValueError, match="unknown strategy"):
+        acquire("coreset", model, images, 4, 3)
+
+
+def test_active_learning_loop_and_savings(landcover: LandCoverSet) -> None:
+    config = dataclasses.replace(
+        multitask_settings("ci"), al_initial=4, al_batch=4, al_rounds=1, al_seeds=(0,),
+        al_steps=2, mc_iterations=2, al_batch_size=4, al_pool_sample=12,
+    )  # fmt: skip
+    split = labelled_and_pool(landcover, 10)
+    result = run_active_learning(landcover, split, config, progress=False)
+    curves = result.curves()
+    assert set(curves) == {"random", "entropy", "margin", "bald"}
+    assert [point[0] for point in curves["random"]] == [4, 8]
+    taken = result.chosen[("bald", 0)]
+    assert len(np.unique(np.concatenate(taken))) == 8
+
+
+def test_label_savings_interpolates() -> None:
+    curves = {
+        "random": [[10, 0.2, 0], [20, 0.3, 0], [30, 0.4, 0]],
+        "entropy": [[10, 0.2, 0], [20, 0.35, 0], [30, 0.45, 0]],
+        "margin": [[10, 0.2, 0], [20, 0.25, 0], [30, 0.3, 0]],
+    }
+    assert labels_to_reach(curves["entropy"], 0.4) == pytest.approx(25)
+    assert labels_to_reach(curves["margin"], 0.4) is None
+    savings, best = label_savings(curves)
+    assert best == "entropy" and savings == pytest.approx(1 - 25 / 30)
