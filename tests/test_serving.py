@@ -125,10 +125,10 @@ def test_segmentation_as_scaneo_sends_it_333_x_517_s2rgb(api, models_dir, tmp_pa
     unet_image = scaneo_payload(path, "S2RGB")
     unet_mask = segment_as_scaneo(f"{api.url}/models/rgb-seg/segmentation", unet_image)
     assert unet_mask.shape == (333, 517) and set(np.unique(unet_mask)) <= {0, 1, 2, 3}
-    labels = read_card(models_dir / "rgb-seg").output_indices("segmentation")
-    proposals = vectorise_as_scaneo(mask, image, {i: n for n, i in labels.items()})
+    proposals = vectorise_as_scaneo(mask, image, CLASSES)
     assert proposals.crs == "EPSG:4326" and len(proposals) >= 1
-    assert set(proposals["output_index"]) <= {1, 2, 3} and "no label" not in set(proposals["label"])
+    present = {CLASSES[i - 1] for i in np.unique(mask) if i > 0}
+    assert set(proposals["label"]) == present and set(proposals["task"]) == {"segmentation"}
     assert proposals.total_bounds[0] > 0 and proposals.total_bounds[1] > 40  # lon/lat
 
 

@@ -7,6 +7,7 @@ served with ONNX Runtime behind FastAPI on 127.0.0.1 (:func:`serve`, :class:`Inf
 """
 
 from eotdl_tutorials.serving.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, create_app
+from eotdl_tutorials.serving.figures import proposals_map
 from eotdl_tutorials.serving.predict import BadUpload, classify, mask_geotiff, read_upload, segment
 from eotdl_tutorials.serving.registry import ModelLoadError, ServedModel, load_models
 from eotdl_tutorials.serving.scaneo import (
@@ -16,6 +17,7 @@ from eotdl_tutorials.serving.scaneo import (
     scaneo_payload,
     segment_as_scaneo,
     vectorise_as_scaneo,
+    write_campaign_images,
 )
 from eotdl_tutorials.serving.server import DEFAULT_PORT, InferenceServer, serve
 
@@ -34,10 +36,12 @@ __all__ = [
     "load_models",
     "mask_geotiff",
     "post_image",
+    "proposals_map",
     "read_upload",
     "scaneo_payload",
     "segment",
     "segment_as_scaneo",
     "serve",
     "vectorise_as_scaneo",
+    "write_campaign_images",
 ]

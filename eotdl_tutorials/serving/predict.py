@@ -151,12 +151,11 @@ def segment(
 
 
 def classify(session: ort.InferenceSession, card: ModelCard, values: np.ndarray) -> list[float]:
-    """Per-class scores (softmax, in output-index order) of the whole image, resized to the
-    model's input size as in training evaluation."""
+    """Per-class scores (in output-index order) of the whole image, resized to the model's
+    input size as in training evaluation; softmax, or sigmoid for a multi-label model."""
     image = resize_to(torch.from_numpy(values)[None], card.input_size).numpy()
     (logits,) = session.run(["classification"], {"input": card.normalise(image)})
-    shifted = np.exp(logits[0] - logits[0].max())
-    return [float(v) for v in shifted / shifted.sum()]
+    return [float(v) for v in card.scores(logits[0])]
 
 
 def mask_geotiff(mask: np.ndarray, crs: CRS | None, transform: Affine) -> bytes:

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import rasterio
 import requests
 from affine import Affine
-from rasterio import features
 from rasterio.crs import CRS
-from shapely.geometry import MultiPolygon, shape
 
-from eotdl_tutorials.models import NO_LABEL, scaneo_rgb
+from eotdl_tutorials.files import atomic_path
+from eotdl_tutorials.labels import mask_features
+from eotdl_tutorials.models import scaneo_rgb
+from eotdl_tutorials.multitask import LandCoverSet
 
 
 @dataclass(frozen=True)
@@ -81,24 +83,40 @@ def segment_as_scaneo(url: str, image: SentImage) -> np.ndarray:
 
 
 def vectorise_as_scaneo(
-    mask: np.ndarray, image: SentImage, labels: Mapping[int, str]
+    mask: np.ndarray, image: SentImage, labels: Sequence[str]
 ) -> gpd.GeoDataFrame:
-    """One MultiPolygon per mapped output index present in ``mask``, in EPSG:4326, as SCANEO
-    builds its segmentation proposals (``labels``: output index -> label name; index 0 = no
-    label is never a proposal)."""
-    rows = []
-    for index, label in labels.items():
-        if index == 0 or label == NO_LABEL or not np.any(mask == index):
-            continue
-        polygons = [
-            shape(geometry)
-            for geometry, value in features.shapes(
-                (mask == index).astype(np.uint8), transform=image.transform
-            )
-            if value == 1
-        ]
-        rows.append({"label": label, "output_index": index, "geometry": MultiPolygon(polygons)})
-    frame = gpd.GeoDataFrame(
-        rows, columns=["label", "output_index", "geometry"], geometry="geometry", crs=image.crs
-    )
-    return frame.to_crs("EPSG:4326") if image.crs is not None else frame
+    """SCANEO's segmentation proposals of a returned mask: one MultiPolygon per label present,
+    vectorised with the transform of the image that was sent, in EPSG:4326 (``labels`` in label
+    order: index 0 = no label is never a proposal, index ``i + 1`` is ``labels[i]``)."""
+    if image.crs is None:
+        raise ValueError("the sent image has no CRS: SCANEO cannot place its proposals")
+    found = mask_features(mask, image.transform, image.crs, labels, classification=False)
+    frame = gpd.GeoDataFrame.from_features(found, crs="EPSG:4326")
+    return frame if len(frame) else gpd.GeoDataFrame(columns=["geometry", "label", "task"])
+
+
+def write_campaign_images(
+    dataset: LandCoverSet, rows: Sequence[int], folder: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """Write tiles ``rows`` of the land-cover set as the GeoTIFFs a labeller opens in SCANEO: the
+    digital numbers the models were trained on, on the tile's grid at the set's resolution.
+    Returns image name (the tile id) -> path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for row in rows:
+        tile = dataset.index.iloc[int(row)]
+        pixels = dataset.images[int(row)]
+        with rasterio.open(tile["image"]) as source:
+            crs, transform, width = source.crs, source.transform, source.width
+        scale = width / pixels.shape[-1]
+        profile = {
+            "driver": "GTiff", "height": pixels.shape[1], "width": pixels.shape[2],
+            "count": pixels.shape[0], "dtype": pixels.dtype, "crs": crs,
+            "transform": transform * Affine.scale(scale),
+        }  # fmt: skip
+        path = folder / f"{tile['id']}.tif"
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(pixels)
+        paths[str(tile["id"])] = path
+    return paths
