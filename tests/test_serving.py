@@ -121,6 +121,11 @@ def test_segmentation_as_scaneo_sends_it_333_x_517_s2rgb(api, models_dir, tmp_pa
     mask = check_grid(response.content, image)
     values = scaneo_rgb(dn, "S2RGB").astype(np.float32) / 255
     check_exact(mask, pixel_reference(models_dir, "pixel-rgb", values))
+    # SATRGB sends float 0..1 (bands 2 to 4): the same model takes it as it comes.
+    floats = scaneo_payload(path, "SATRGB")
+    mask = check_grid(post_image(url, floats).content, floats)
+    values = scaneo_rgb(dn, "SATRGB").astype(np.float32)
+    check_exact(mask, pixel_reference(models_dir, "pixel-rgb", values))
     # A U-Net answers on the same grid too, and SCANEO's vectorisation gives 4326 proposals.
     unet_image = scaneo_payload(path, "S2RGB")
     unet_mask = segment_as_scaneo(f"{api.url}/models/rgb-seg/segmentation", unet_image)
