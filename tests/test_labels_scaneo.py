@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pystac
 import pytest
@@ -145,4 +146,9 @@ def test_label_catalog_uses_the_label_extension(export, tmp_path: Path) -> None:
     assert set(item.properties["label:tasks"]) == {"classification", "segmentation"}
     assert Path(item.assets["labels"].get_absolute_href()).is_file()
     assert any("stac-extensions.github.io/label/" in url for url in item.stac_extensions)
+    schemas = Path(__file__).resolve().parents[1].parent / "shared" / "stac-schemas"
+    (url,) = [u for u in item.stac_extensions if "/label/" in u]
+    schema = schemas / url.removeprefix("https://")
+    if schema.is_file():  # the offline copy of the label extension's schema
+        jsonschema.validate(item.to_dict(), json.loads(schema.read_text()))
     assert item.get_single_link("source").get_absolute_href().endswith("tile-a.tif")

@@ -155,3 +155,6 @@ def test_label_savings_interpolates() -> None:
     assert labels_to_reach(curves["margin"], 0.4) is None
     savings, best = label_savings(curves)
     assert best == "entropy" and savings == pytest.approx(1 - 25 / 30)
+    # random already at its final value on its first point: nothing to save
+    flat = {"random": [[8, 0.3, 0], [16, 0.25, 0]], "bald": [[8, 0.3, 0], [16, 0.2, 0]]}
+    assert label_savings(flat) == (0.0, "random")

@@ -2,10 +2,13 @@
 
 Each round trains a U-Net on the labelled tiles, scores the unlabelled pool, takes the ``batch``
 most informative tiles, lets a simulated annotator label them (their ground-truth masks from
-the sample world) and trains again from scratch. The heuristics are baal's: ``entropy`` and
-``margin`` on the softmax of one deterministic pass, ``bald`` on MC-dropout samples (baal's
-``patch_module`` keeps dropout on at inference), ``random`` as the reference; per-pixel scores
-are averaged over the tile (baal's ``reduction="mean"``).
+the sample world) and trains again: the same number of steps per round, warm-started from the
+previous round's model (every strategy gets the same training, so only the tiles differ).
+
+The heuristics are baal's: ``entropy`` and ``margin`` on the softmax of one deterministic
+pass, ``bald`` on MC-dropout samples (baal's ``patch_module`` keeps dropout on at inference),
+``random`` as the reference; per-pixel scores are averaged over the tile
+(``reduction="mean"``).
 """
 
 from __future__ import annotations
@@ -129,15 +132,15 @@ def labels_to_reach(curve: Sequence[Sequence[float]], target: float) -> float | 
 
 def label_savings(curves: dict[str, list[list[float]]]) -> tuple[float, str]:
     """The largest fraction of labels a strategy saves to reach random selection's final mean
-    IoU, and which strategy: ``1 - labels needed / random's labels`` (0 when none reaches it)."""
-    final_labels, target, _ = curves["random"][-1]
+    IoU, and which strategy: ``1 - labels it needs / labels random needs`` (random needs its
+    first point at or above its own final value; 0 and "random" when no strategy does better)."""
+    target = curves["random"][-1][1]
+    baseline = labels_to_reach(curves["random"], target)
     best, name = 0.0, "random"
     for strategy, curve in curves.items():
-        if strategy == "random":
-            continue
         needed = labels_to_reach(curve, target)
-        if needed is not None and 1 - needed / final_labels > best:
-            best, name = 1 - needed / final_labels, strategy
+        if strategy != "random" and needed is not None and 1 - needed / baseline > best:
+            best, name = 1 - needed / baseline, strategy
     return float(best), name
 
 
@@ -178,7 +181,9 @@ def run_active_learning(
     total = len(config.al_seeds) * (1 + len(strategies) * config.al_rounds)
     bar = tqdm(total=total, desc="active learning", disable=not progress)
 
-    def train_and_score(rows: np.ndarray, run_seed: int) -> tuple[LandCoverNet, float]:
+    def train_and_score(
+        rows: np.ndarray, run_seed: int, start: LandCoverNet | None = None
+    ) -> tuple[LandCoverNet, float]:
         trained = train_model(
             dataset,
             rows,
@@ -187,6 +192,7 @@ def run_active_learning(
             steps=config.al_steps,
             batch_size=config.al_batch_size,
             lr=config.lr,
+            start=start,
             random_seed=run_seed,
             accelerator=accelerator,
             **config.al_model_kwargs(),
@@ -225,7 +231,7 @@ def run_active_learning(
                     ]
                     taken.append(picks)  # the simulated annotator: ground truth of these tiles
                     labelled = np.concatenate([labelled, picks])
-                    model, miou = train_and_score(labelled, run_seed)
+                    model, miou = train_and_score(labelled, run_seed, model)
                 chosen[(strategy, run_seed)] = taken
     finally:
         bar.close()

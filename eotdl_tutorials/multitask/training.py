@@ -178,6 +178,7 @@ def train_model(
     cls_weight: float = 1.0,
     preprocessing: str = "none",
     encoder: SensorEncoder | None = None,
+    start: LandCoverNet | None = None,
     random_seed: int = 0,
     run_dir: str | os.PathLike[str] | None = None,
     accelerator: str = "auto",
@@ -186,13 +187,18 @@ def train_model(
 ) -> TrainedModel:
     """Train a model with ``tasks`` on ``train_rows`` for ``steps`` optimiser steps.
 
-    ``encoder``: start from this pre-trained encoder (else random weights). ``run_dir``: where
-    Lightning writes ``metrics.csv`` (default: a temporary folder).
+    ``encoder``: start from this pre-trained encoder (else random weights); ``start``: go on
+    training a copy of this model instead (its settings win over ``tasks``, ``encoder`` and
+    ``model_kwargs``). ``run_dir``: where Lightning writes ``metrics.csv`` (default: a temporary
+    folder).
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     seed(random_seed)
-    model = new_model(dataset, train_rows, tasks, preprocessing, encoder, **model_kwargs)
+    if start is not None:
+        model = start
+    else:
+        model = new_model(dataset, train_rows, tasks, preprocessing, encoder, **model_kwargs)
     task = LandCoverTask(model.settings, lr, seg_weight=seg_weight, cls_weight=cls_weight)
     task.model.load_state_dict(model.state_dict())
 
