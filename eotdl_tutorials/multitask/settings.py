@@ -54,13 +54,13 @@ class MultitaskSettings:
 SETTINGS = {
     "ci": MultitaskSettings(
         labelled=32,
-        steps=30,
+        steps=24,
         batch_size=8,
         al_initial=8,
         al_batch=8,
-        al_rounds=3,
+        al_rounds=2,
         al_seeds=(0, 1),
-        al_steps=12,
+        al_steps=10,
         mc_iterations=4,
         pretrain={"epochs": 2, "batch_size": 32},
     ),
