@@ -215,7 +215,7 @@ def test_a_task_model_round_trips_through_its_folder(multitask):
 
     folder = multitask.model_dir
     assert sorted(p.name for p in folder.iterdir()) == [
-        "item.json", "model.json", "model.onnx", "model.pt"
+        "README.md", "catalog.json", "item.json", "model.json", "model.onnx", "model.pt", "stac"
     ]  # fmt: skip
     card = read_card(folder)
     assert card == l2a_multitask_card() and card.endpoints == ("segmentation", "classification")

@@ -43,6 +43,14 @@ def classifier_builder(bands: int, classes: int) -> Builder:
     )
 
 
+def pixel_builder(bands: int, classes: int) -> Builder:
+    """A per-pixel linear model (1x1 convolution): its class map can be checked pixel by pixel,
+    so any shift or seam of the server's tiling shows."""
+    return Builder(
+        "torch.nn:Conv2d", {"in_channels": bands, "out_channels": classes + 1, "kernel_size": 1}
+    )
+
+
 def export_tiny(folder: Path, card: ModelCard, builder: Builder, seed: int = 0) -> ExportedModel:
     """Build ``builder``'s network with seeded random weights and export it with ``card``."""
     torch.manual_seed(seed)
@@ -63,13 +71,6 @@ def rgb_classification_card(name: str = "rgb-cls") -> ModelCard:
     )  # fmt: skip
 
 
-def l2a_segmentation_card(name: str = "l2a-seg") -> ModelCard:
-    return ModelCard(
-        name, "segmentation", "unet-test_resnet", L2A_12, input_size=64, multiple=8,
-        normalisation=L2A_STATS, classes=CLASSES, dn_scale=1e-4, dn_offset=-0.1,
-    )  # fmt: skip
-
-
 def l2a_multitask_card(name: str = "l2a-multi") -> ModelCard:
     return ModelCard(
         name, "multitask", "unet-test_resnet", L2A_12, input_size=64, multiple=8,
@@ -77,12 +78,27 @@ def l2a_multitask_card(name: str = "l2a-multi") -> ModelCard:
     )  # fmt: skip
 
 
+def pixel_rgb_card(name: str = "pixel-rgb") -> ModelCard:
+    return ModelCard(
+        name, "segmentation", "conv1x1", RGB, input_size=64, units="scaneo-rgb", multiple=8,
+        normalisation=z_score([0.4] * 3, [0.25] * 3), classes=CLASSES, preprocessing="S2RGB",
+    )  # fmt: skip
+
+
+def pixel_l2a_card(name: str = "pixel-l2a") -> ModelCard:
+    return ModelCard(
+        name, "segmentation", "conv1x1", L2A_12, input_size=64, multiple=8,
+        normalisation=L2A_STATS, classes=CLASSES, dn_scale=1e-4, dn_offset=-0.1,
+    )  # fmt: skip
+
+
 def export_all(folder: Path) -> dict[str, ExportedModel]:
-    """The four tiny models exported into ``folder`` (name -> export)."""
+    """The tiny models of the serving tests exported into ``folder`` (name -> export)."""
     specs = [
         (rgb_segmentation_card(), unet_builder(3, len(CLASSES))),
         (rgb_classification_card(), classifier_builder(3, len(CLASSES))),
-        (l2a_segmentation_card(), unet_builder(12, len(CLASSES))),
         (l2a_multitask_card(), unet_builder(12, len(CLASSES), aux=True)),
+        (pixel_rgb_card(), pixel_builder(3, len(CLASSES))),
+        (pixel_l2a_card(), pixel_builder(12, len(CLASSES))),
     ]
     return {card.name: export_tiny(folder, card, builder) for card, builder in specs}

@@ -13,7 +13,9 @@ and says everything a server or a user needs to run the ONNX graph on a GeoTIFF:
 - ``input_size`` (training chip size; classification input size) and ``multiple`` (a
   segmentation/super-resolution input's height and width must be multiples of it);
 - ``classes`` in label order (part 1's ``spai.json`` order) and the output index convention:
-  classification scores at indices 0..K-1; segmentation 0 = no label, class ``i`` at ``i + 1``.
+  classification scores at indices 0..K-1; segmentation 0 = no label, class ``i`` at ``i + 1``;
+  ``multilabel``: the classification scores are independent (sigmoid: which classes are
+  present) rather than one distribution over the classes (softmax).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TASK_OUTPUTS = {
 }
 #: What each output holds.
 OUTPUT_MEANING = {
-    "classification": "class logits (batch, K); softmax gives the scores",
+    "classification": "class logits (batch, K); softmax (sigmoid if multilabel) gives scores",
     "segmentation": "logits (batch, K + 1, height, width); argmax gives the class index map",
     "superres": "the image (batch, bands, scale * height, scale * width) in the input's units",
     "embedding": "one embedding (batch, D) per image",
@@ -65,6 +67,7 @@ class ModelCard:
     dn_scale: float | None = None
     dn_offset: float | None = None
     scale_factor: int | None = None
+    multilabel: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -113,6 +116,14 @@ class ModelCard:
         if output == "segmentation":
             return {NO_LABEL: 0} | {name: i + 1 for i, name in enumerate(self.classes)}
         raise ValueError(f"{self.name} has no class indices for output {output!r}")
+
+    def scores(self, logits: np.ndarray) -> np.ndarray:
+        """Classification scores of (..., K) logits: sigmoid if ``multilabel``, else softmax."""
+        logits = logits.astype(np.float64)
+        if self.multilabel:
+            return 1 / (1 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def normalise(self, values: np.ndarray) -> np.ndarray:
         """Apply the card's normalisation to (..., bands, H, W) values, as float32."""

@@ -74,8 +74,10 @@ ONNX_NAME = "model.onnx"
 ITEM_NAME = "item.json"
 #: ONNX Runtime must reproduce PyTorch's outputs within this (absolute) at export.
 ONNX_TOLERANCE = 1e-4
-#: Packages whose callables a model folder may name as its network's factory.
-TRUSTED_FACTORIES = ("eotdl_tutorials", "segmentation_models_pytorch", "timm", "torchvision")
+#: Modules (and their sub-modules) whose callables a model folder may name as its factory.
+TRUSTED_FACTORIES = (
+    "eotdl_tutorials", "segmentation_models_pytorch", "timm", "torchvision.models", "torch.nn"
+)  # fmt: skip
 _MLM_TASKS = {
     "classification": [TaskType.CLASSIFICATION, TaskType.SCENE_CLASSIFICATION],
     "segmentation": [TaskType.SEGMENTATION, TaskType.SEMANTIC_SEGMENTATION],
@@ -95,7 +97,8 @@ class Builder:
 
     def build(self) -> nn.Module:
         module_name, _, attribute = self.factory.partition(":")
-        if not attribute or module_name.split(".")[0] not in TRUSTED_FACTORIES:
+        trusted = any(f"{module_name}.".startswith(f"{m}.") for m in TRUSTED_FACTORIES)
+        if not attribute or not trusted:
             raise ValueError(
                 f"factory {self.factory!r} is not 'package.module:name' in one of "
                 f"{', '.join(TRUSTED_FACTORIES)}"
