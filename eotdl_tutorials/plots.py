@@ -15,9 +15,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rasterio.windows import from_bounds
 
-from eotdl_tutorials.world import CLASSES, World
-from eotdl_tutorials.world.sensors import S2_BANDS, SCL_CLASSES
-from eotdl_tutorials.world.spectra import SPECTRA
+from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.sensors import S2_BANDS, SCL_CLASSES
+from eotdl_tutorials.facts.spectra import SPECTRA
+from eotdl_tutorials.world import World
 
 #: One colour per land-cover class, in class-code order.
 CLASS_COLOURS = ListedColormap(

@@ -8,14 +8,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from eotdl_tutorials.data import ChipStore
+from eotdl_tutorials.facts.grids import zone_name
 from eotdl_tutorials.matching import MatchResult
 from eotdl_tutorials.plots import stretch
 
 SENSOR_TITLES = {"hr": "1 m tile", "s2": "Sentinel-2", "s1": "Sentinel-1"}
-
-
-def _zone(epsg: int) -> str:
-    return f"{epsg % 100}{'N' if epsg < 32700 else 'S'}"
 
 
 def plot_matches_map(matches: MatchResult) -> Figure:
@@ -43,7 +40,7 @@ def plot_matches_map(matches: MatchResult) -> Figure:
         pad = max(xmax - xmin, ymax - ymin) * 0.3 + 500
         ax.set_xlim(xmin - pad, xmax + pad)
         ax.set_ylim(ymin - pad, ymax + pad)
-        ax.set_title(f"UTM {_zone(int(epsg))}: {len(here)} footprints")
+        ax.set_title(f"UTM {zone_name(int(epsg))}: {len(here)} footprints")
         ax.set_xlabel("easting (m)")
         ax.set_ylabel("northing (m)")
     handles = [

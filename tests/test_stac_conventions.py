@@ -11,6 +11,7 @@ import pandas as pd
 import pystac
 import pytest
 
+from eotdl_tutorials.facts.sensors import S2_BANDS, S2_EARTH_SEARCH_TO_PC
 from eotdl_tutorials.stac import (
     asset_href,
     cloud_cover,
@@ -20,7 +21,6 @@ from eotdl_tutorials.stac import (
     items_to_frame,
     reflectance_scale_offset,
 )
-from eotdl_tutorials.world.sensors import S2_BANDS, S2_EARTH_SEARCH_TO_PC
 
 REAL_STAC = Path(__file__).parents[1].parent / "shared" / "realdata" / "stac"
 

@@ -1,8 +1,8 @@
 """A small synthetic chip store in the exact store format, for tests and benchmarks.
 
 It is not the sample world: it skips rendering, matching and tiling and draws chips directly.
-Each chip has a dominant land-cover class with patches of other classes, per-class spectra from
-the course's sensor facts (USGS/ECOSTRESS-like round figures), within-class texture, per-chip
+Each chip has a dominant land-cover class with patches of other classes, per-class spectra and
+backscatter from the facts tables (``eotdl_tutorials.facts.spectra``, the world's own), within-class texture, per-chip
 illumination and season, a Gaussian PSF, sensor noise, and gamma speckle (4.4 looks) for SAR.
 Classification from these chips is learnable but not trivial.
 """
@@ -24,41 +24,30 @@ from torch.nn import functional as F
 
 from eotdl_tutorials.data.store import STORE_FORMAT, STORE_FORMAT_VERSION
 from eotdl_tutorials.files import atomic_path, write_json
-from eotdl_tutorials.world import CLASSES
-from eotdl_tutorials.world.sensors import HR_BANDS as HR_BAND_TABLE
-from eotdl_tutorials.world.sensors import S1_ENL, S1_POLARIZATIONS
-from eotdl_tutorials.world.sensors import S2_BANDS as S2_BAND_TABLE
+from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.sensors import HR_BANDS as HR_BAND_TABLE
+from eotdl_tutorials.facts.sensors import S1_ENL, S1_POLARIZATIONS
+from eotdl_tutorials.facts.sensors import S2_BANDS as S2_BAND_TABLE
+from eotdl_tutorials.facts.spectra import BACKSCATTER_DB, SPECTRA
 
 S2_BANDS = tuple(band.common_name for band in S2_BAND_TABLE)
 HR_BANDS = tuple(band.common_name for band in HR_BAND_TABLE)
 S1_BANDS = tuple(S1_POLARIZATIONS)
 
-#: Surface reflectance of classes 0..5 in B02..B12 without B09 (sensor facts table).
-_REFLECTANCE_B02_B12 = np.array(
-    [
-        [0.05, 0.04, 0.03, 0.02, 0.015, 0.012, 0.01, 0.008, 0.005, 0.003],
-        [0.03, 0.06, 0.03, 0.09, 0.25, 0.32, 0.35, 0.36, 0.17, 0.08],
-        [0.04, 0.08, 0.05, 0.12, 0.30, 0.38, 0.42, 0.43, 0.22, 0.12],
-        [0.05, 0.08, 0.07, 0.12, 0.22, 0.27, 0.30, 0.31, 0.25, 0.15],
-        [0.10, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.16, 0.20, 0.18],
-        [0.10, 0.13, 0.17, 0.20, 0.22, 0.24, 0.25, 0.26, 0.33, 0.28],
-    ]
-)
-#: Asphalt, mixed into built-up chips at pixel scale (streets between roofs).
-_ASPHALT_B02_B12 = np.array([0.07, 0.08, 0.09, 0.10, 0.10, 0.11, 0.11, 0.11, 0.13, 0.12])
-#: Typical sigma0 (dB) of classes 0..5 in VV and VH (sensor facts).
-_SIGMA0_DB = np.array(
-    [[-22.5, -27.5], [-7.5, -13.0], [-10.5, -16.5], [-12.0, -19.0], [0.0, -10.0], [-12.5, -20.0]]
-)
+#: The spectrum and backscatter (facts tables) of classes 0..5 (crops at mid-season).
+_CLASS_SPECTRA = ("water", "forest", "green crop", "grassland", "built-up", "bare soil")
+_CLASS_BACKSCATTER = ("water", "forest", "crop mid", "grassland", "built-up", "bare soil")
 _CLASS_WEIGHTS = np.array([0.12, 0.2, 0.22, 0.2, 0.11, 0.15])
 _VEGETATION = (1, 2, 3)
 
 
-def _s2_spectra(table: np.ndarray) -> np.ndarray:
-    """Add coastal (about blue) and nir09 (about B8A) to a B02..B12 table -> the 12 S2 bands."""
-    coastal = table[..., :1] * 0.95
-    nir09 = table[..., 7:8] * 0.9
-    return np.concatenate([coastal, table[..., :8], nir09, table[..., 8:]], axis=-1)
+def _backscatter_db() -> np.ndarray:
+    """sigma0 (dB) of classes 0..5, VV and VH (a crop halfway between bare and peak)."""
+    table = dict(BACKSCATTER_DB)
+    table["crop mid"] = tuple(
+        (a + b) / 2 for a, b in zip(table["crop bare"], table["crop peak"], strict=True)
+    )
+    return np.array([table[name] for name in _CLASS_BACKSCATTER])
 
 
 def _smooth_fields(rng: np.random.Generator, n: int, size: int, cells: int) -> np.ndarray:
@@ -87,7 +76,8 @@ def _label_maps(rng: np.random.Generator, dominant: np.ndarray, size: int) -> np
 def _s2_chips(rng: np.random.Generator, maps: np.ndarray) -> np.ndarray:
     """Reflectance (N, 12, H, W) of the class maps, with season, light, texture, PSF and noise."""
     n, size = maps.shape[0], maps.shape[1]
-    spectra = np.repeat(_s2_spectra(_REFLECTANCE_B02_B12).astype(np.float32)[None], n, axis=0)
+    table = np.stack([SPECTRA[name] for name in _CLASS_SPECTRA]).astype(np.float32)
+    spectra = np.repeat(table[None], n, axis=0)
     season = rng.uniform(0.65, 1.1, n)
     red_edge_up = slice(5, 10)
     for code in _VEGETATION:
@@ -98,7 +88,7 @@ def _s2_chips(rng: np.random.Generator, maps: np.ndarray) -> np.ndarray:
     for code in range(6):
         image += (maps == code)[:, None] * spectra[:, code, :, None, None]
     streets = (_smooth_fields(rng, n, size, size // 3) > 0.6)[:, None] & (maps[:, None] == 4)
-    asphalt = _s2_spectra(_ASPHALT_B02_B12).astype(np.float32)
+    asphalt = SPECTRA["asphalt"].astype(np.float32)
     image = np.where(streets, asphalt[None, :, None, None], image)
     texture = 1 + 0.08 * _smooth_fields(rng, n, size, max(2, size // 6))[:, None]
     light = rng.uniform(0.85, 1.15, (n, 1, 1, 1)).astype(np.float32)
@@ -112,7 +102,7 @@ def _s2_chips(rng: np.random.Generator, maps: np.ndarray) -> np.ndarray:
 def _s1_chips(rng: np.random.Generator, maps: np.ndarray) -> np.ndarray:
     """sigma0 in dB (N, 2, H, W): class backscatter, moisture shift and 4.4-look speckle."""
     n = maps.shape[0]
-    db = np.moveaxis(_SIGMA0_DB[maps.astype(np.int64)], -1, 1)
+    db = np.moveaxis(_backscatter_db()[maps.astype(np.int64)], -1, 1)
     db += rng.normal(0, 1.0, (n, 1, 1, 1))
     speckle = rng.gamma(S1_ENL, 1 / S1_ENL, db.shape)
     return 10 * np.log10(10 ** (db / 10) * speckle)

@@ -16,7 +16,6 @@ column), else the UTM zone of its centroid.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,31 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-_ZONE = re.compile(r"^(\d{1,2})([NS])$")
+from eotdl_tutorials.facts.grids import utm_epsg, zone_epsg
+
 _STAMP = r"(\d{8}_\d{6})"
-
-
-def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """The EPSG code of the WGS84 UTM zone of each (lon, lat) point (326xx north, 327xx south)."""
-    lon = np.asarray(lon, dtype="float64")
-    lat = np.asarray(lat, dtype="float64")
-    zone = np.clip(np.floor((lon + 180.0) / 6.0).astype("int64") + 1, 1, 60)
-    return np.where(lat >= 0, 32600, 32700) + zone
-
-
-def zone_epsg(zones: pd.Series) -> np.ndarray:
-    """EPSG codes of EarthView zone labels such as ``31N`` (north) or ``23S`` (south)."""
-    codes, labels = pd.factorize(zones.astype(str))  # few distinct zones: parse those only
-    parts = pd.Series(labels).str.strip().str.upper().str.extract(_ZONE)
-    bad = parts[0].isna()
-    if bad.any():
-        raise ValueError(
-            f"footprint zone {labels[bad.to_numpy()][0]!r} is not a UTM zone label like '31N'"
-        )
-    number = parts[0].astype("int64").to_numpy()
-    if ((number < 1) | (number > 60)).any():
-        raise ValueError("footprint zones must be UTM zone numbers 1..60")
-    return (np.where(parts[1].to_numpy() == "N", 32600, 32700) + number)[codes]
 
 
 def _datetimes(frame: pd.DataFrame) -> pd.Series:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from eotdl_tutorials.matching.footprints import utm_epsg
+from eotdl_tutorials.facts.grids import utm_epsg
 from eotdl_tutorials.matching.windows import Windows, transform_geometries, transform_points
 
 NS_PER_DAY = 86_400 * 10**9

@@ -14,10 +14,10 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioIOError
 
+from eotdl_tutorials.facts.sensors import scl_cloud_percent
 from eotdl_tutorials.matching.join import Candidates
 from eotdl_tutorials.matching.rasters import read_chip, window_grid
 from eotdl_tutorials.matching.windows import Windows
-from eotdl_tutorials.world.sensors import SCL_CLOUD
 
 
 def window_cloud_percent(
@@ -38,10 +38,7 @@ def window_cloud_percent(
             with rasterio.open(href) as src:
                 for row in rows:
                     scl = read_chip(src, window_grid(windows, int(footprint[row])), [1])[0]
-                    valid = scl != 0
-                    if valid.any():
-                        cloudy = np.isin(scl[valid], SCL_CLOUD)
-                        percent[row] = 100.0 * cloudy.mean()
+                    percent[row] = scl_cloud_percent(scl)
         except RasterioIOError as err:
             warnings.warn(
                 f"cannot read the SCL of scene {scenes['id'].iloc[s]} ({href}): {err}; "

@@ -18,7 +18,7 @@ import pystac
 import shapely
 import shapely.geometry
 
-from eotdl_tutorials.world.sensors import (
+from eotdl_tutorials.facts.sensors import (
     S1_POLARIZATIONS,
     S2_BAND_BY_NAME,
     S2_BANDS,

@@ -20,12 +20,12 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
+from eotdl_tutorials.facts.classes import BUILDING, BUILT_UP, CLASSES, PARCEL_CLASSES, ROAD
+from eotdl_tutorials.facts.sensors import scl_cloud_percent
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
 from eotdl_tutorials.tiling.geotiff import write_geotiff
 from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
-from eotdl_tutorials.world.sensors import SCL_CLOUD
-from eotdl_tutorials.world.spec import BUILDING, BUILT_UP, CLASSES, PARCEL_CLASSES, ROAD
 
 #: Statuses of a chip in the report.
 WRITTEN, REUSED, SKIPPED = "written", "reused", "skipped"
@@ -138,8 +138,7 @@ def _to_store(data: np.ndarray, spec: SensorSpec, dn_shift: int) -> np.ndarray:
 def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
     with _open(scl_href) as src:
         scl = read_chip(src, grid, [1])[0]
-    valid = scl != 0
-    return 100.0 * float(np.isin(scl[valid], SCL_CLOUD).mean()) if valid.any() else 100.0
+    return scl_cloud_percent(scl, empty=100.0)
 
 
 def label_of(mask: np.ndarray) -> tuple[int, list[bool]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eotdl_tutorials.world.sensors import (
+from eotdl_tutorials.facts.sensors import (
     HR_BANDS,
     HR_SCALE,
     S1_POLARIZATIONS,

@@ -26,6 +26,9 @@ from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
 from eotdl_tutorials import __version__
+from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.grids import zone_name
+from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, read_matches
 from eotdl_tutorials.matching.rasters import ChipGrid
@@ -42,8 +45,6 @@ from eotdl_tutorials.tiling.chips import (
     run_task,
 )
 from eotdl_tutorials.tiling.specs import SENSORS
-from eotdl_tutorials.world.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2A_SCALE
-from eotdl_tutorials.world.spec import CLASSES
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -277,9 +278,7 @@ def _index(
         geometry=chosen.geometry.to_numpy(),
         crs=best.crs,
     ).to_crs(4326)
-    zone_of = (chosen["grid_epsg"] % 100).astype(str) + np.where(
-        chosen["grid_epsg"] < 32700, "N", "S"
-    )
+    zone_of = zone_name(chosen["grid_epsg"].to_numpy())
     left = (chosen["window_cx"] - chosen["footprint_width_m"] / 2).round().astype(int)
     bottom = (chosen["window_cy"] - chosen["footprint_height_m"] / 2).round().astype(int)
     index["zone"] = chosen["zone"] if "zone" in chosen else zone_of

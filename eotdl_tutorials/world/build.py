@@ -24,6 +24,7 @@ import shapely
 from rasterio.transform import Affine
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.sensors import HR_BANDS, HR_TILE_PX, S2_BANDS
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.profiles import data_dir
 from eotdl_tutorials.world import catalog
@@ -43,7 +44,6 @@ from eotdl_tutorials.world.render import (
     render_s1_scene,
     render_s2_scene,
 )
-from eotdl_tutorials.world.sensors import HR_BANDS, HR_TILE_PX, S2_BANDS
 from eotdl_tutorials.world.spec import (
     CLASSES,
     FORMAT_VERSION,

@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from eotdl_tutorials.world.sensors import (
+from eotdl_tutorials.facts.sensors import (
     HR_BANDS,
     HR_SCALE,
     S2_BANDS,

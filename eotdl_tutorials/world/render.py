@@ -17,9 +17,22 @@ from rasterio.features import rasterize
 from rasterio.transform import Affine
 from scipy.ndimage import gaussian_filter
 
+from eotdl_tutorials.facts.sensors import (
+    S1_ENL,
+    S2_BANDS,
+    S2_L2A_DN_OFFSET,
+    scl_cloud_percent,
+)
+from eotdl_tutorials.facts.spectra import (
+    BACKSCATTER_DB,
+    HR_FROM_S2,
+    SPECTRA,
+    crop_greenness,
+    deciduous_leaf,
+    grass_greenness,
+)
 from eotdl_tutorials.world.landscape import CROPS, Landscape, _seed, _threshold
 from eotdl_tutorials.world.noise import grid_noise
-from eotdl_tutorials.world.sensors import S1_ENL, S2_BANDS, S2_L2A_DN_OFFSET
 from eotdl_tutorials.world.spec import (
     BARE_SOIL,
     BUILDING,
@@ -30,14 +43,6 @@ from eotdl_tutorials.world.spec import (
     ROAD,
     WATER,
     TileGrid,
-)
-from eotdl_tutorials.world.spectra import (
-    BACKSCATTER_DB,
-    HR_FROM_S2,
-    SPECTRA,
-    crop_greenness,
-    deciduous_leaf,
-    grass_greenness,
 )
 
 #: Sentinel-2 MSI point spread function: Gaussian sigma in metres (MTF about 0.25 at Nyquist).
@@ -261,7 +266,7 @@ def render_s2_scene(
     scl[(cloud20 > 0.05) & (cloud20 <= 0.3)] = 10
     scl[(cloud20 > 0.3) & (cloud20 <= 0.6)] = 8
     scl[cloud20 > 0.6] = 9
-    cloud_cover = float(np.isin(scl, (8, 9, 10)).mean() * 100)
+    cloud_cover = scl_cloud_percent(scl, empty=0.0)
     return S2Scene(bands, scl, round(cloud_cover, 4))
 
 

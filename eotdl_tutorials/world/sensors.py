@@ -1,80 +1,21 @@
-"""Band tables and conventions of the sensors the sample world renders.
+"""The sensors' band tables, kept here for code that imported them from the world: they live in
+``eotdl_tutorials.facts.sensors``."""
 
-Values from the Sentinel-2 MSI and Sentinel-1 mission documentation, as summarised in the
-course's sensor facts (Earth Search v1 and Planetary Computer asset keys, L2A offset, SCL classes).
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Band:
-    """One spectral band: its Sentinel-2 name, Earth Search common-name key, centre and GSD."""
-
-    name: str
-    common_name: str
-    center_nm: float
-    fwhm_nm: float
-    gsd: int
-
-
-#: Sentinel-2 MSI L2A bands in Planetary Computer order (B01..B12, B8A after B08).
-S2_BANDS: tuple[Band, ...] = (
-    Band("B01", "coastal", 443, 27, 60),
-    Band("B02", "blue", 490, 98, 10),
-    Band("B03", "green", 560, 45, 10),
-    Band("B04", "red", 665, 38, 10),
-    Band("B05", "rededge1", 705, 19, 20),
-    Band("B06", "rededge2", 740, 18, 20),
-    Band("B07", "rededge3", 783, 28, 20),
-    Band("B08", "nir", 842, 145, 10),
-    Band("B8A", "nir08", 865, 33, 20),
-    Band("B09", "nir09", 945, 26, 60),
-    Band("B11", "swir16", 1610, 143, 20),
-    Band("B12", "swir22", 2190, 242, 20),
+from eotdl_tutorials.facts.sensors import (  # noqa: F401
+    HR_BANDS,
+    HR_SCALE,
+    HR_TILE_PX,
+    S1_ENL,
+    S1_POLARIZATIONS,
+    S2_BAND_BY_COMMON_NAME,
+    S2_BAND_BY_NAME,
+    S2_BANDS,
+    S2_EARTH_SEARCH_TO_PC,
+    S2_L2A_DN_OFFSET,
+    S2_L2A_OFFSET,
+    S2_L2A_SCALE,
+    SCL_CLASSES,
+    SCL_CLOUD,
+    Band,
+    scl_cloud_percent,
 )
-S2_BAND_BY_COMMON_NAME = {b.common_name: b for b in S2_BANDS}
-S2_BAND_BY_NAME = {b.name: b for b in S2_BANDS}
-
-#: Earth Search v1 asset key -> Planetary Computer asset key, for every S2 band plus SCL.
-S2_EARTH_SEARCH_TO_PC = {b.common_name: b.name for b in S2_BANDS} | {"scl": "SCL"}
-
-#: Since processing baseline 04.00 L2A digital numbers carry +1000: reflectance = (DN - 1000) / 1e4.
-S2_L2A_SCALE = 1e-4
-S2_L2A_OFFSET = -0.1
-S2_L2A_DN_OFFSET = 1000
-
-#: Scene classification (SCL) codes of Sentinel-2 L2A.
-SCL_CLASSES = {
-    0: "no data",
-    1: "saturated or defective",
-    2: "dark area pixels",
-    3: "cloud shadows",
-    4: "vegetation",
-    5: "not vegetated",
-    6: "water",
-    7: "unclassified",
-    8: "cloud medium probability",
-    9: "cloud high probability",
-    10: "thin cirrus",
-    11: "snow or ice",
-}
-#: SCL codes counted by ``eo:cloud_cover``.
-SCL_CLOUD = (8, 9, 10)
-
-#: Satellogic EarthView analytic bands (1 m, uint16 DN = reflectance x 10000).
-HR_BANDS: tuple[Band, ...] = (
-    Band("red", "red", 665, 60, 1),
-    Band("green", "green", 560, 60, 1),
-    Band("blue", "blue", 490, 60, 1),
-    Band("nir", "nir", 842, 100, 1),
-)
-HR_TILE_PX = 384
-HR_SCALE = 1e-4
-
-#: Sentinel-1 GRD IW polarisations; assets hold linear sigma0 (float32) at 10 m.
-S1_POLARIZATIONS = ("vv", "vh")
-#: Equivalent number of looks of GRDH products: the shape of the gamma-distributed speckle.
-S1_ENL = 4.4

@@ -1,4 +1,5 @@
-"""What a sample world contains: land-cover classes, regions, grids and dates of each profile."""
+"""What a sample world contains: regions, grids and dates of each profile (the class legend is
+``eotdl_tutorials.facts.classes``, re-exported here)."""
 
 from __future__ import annotations
 
@@ -8,35 +9,23 @@ from datetime import date, timedelta
 
 import numpy as np
 
-#: Land-cover classes of the sample world, by code (the labels' pixel values).
-CLASSES: tuple[str, ...] = (
-    "water",
-    "forest",
-    "cropland",
-    "grassland",
-    "built-up",
-    "bare soil",
-    "road",
-    "building",
+from eotdl_tutorials.facts.classes import (  # noqa: F401  (the world's public legend)
+    BARE_SOIL,
+    BUILDING,
+    BUILT_UP,
+    CLASSES,
+    CROPLAND,
+    FOREST,
+    GRASSLAND,
+    PARCEL_CLASSES,
+    ROAD,
+    WATER,
 )
-#: The land-cover classes of a whole parcel (roads and buildings are overlays).
-PARCEL_CLASSES = CLASSES[:6]
-WATER, FOREST, CROPLAND, GRASSLAND, BUILT_UP, BARE_SOIL, ROAD, BUILDING = range(8)
+from eotdl_tutorials.facts.grids import latitude_band, utm_epsg, zone_name  # noqa: F401
 
 #: Bumped whenever the rendered bytes or the layout of a world change.
 FORMAT_VERSION = 1
 WORLD_PROFILES = ("ci", "default", "large")
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the WGS84 UTM zone that contains ``lon``, ``lat``."""
-    zone = int((lon + 180) // 6) + 1
-    return (32600 if lat >= 0 else 32700) + zone
-
-
-def latitude_band(lat: float) -> str:
-    """MGRS latitude band letter of ``lat``."""
-    return "CDEFGHJKLMNPQRSTUVWX"[min(int((lat + 80) // 8), 19)]
 
 
 @dataclass(frozen=True)
@@ -59,7 +48,7 @@ class Region:
     @property
     def zone(self) -> str:
         """UTM zone as EarthView writes it, e.g. ``31N``."""
-        return f"{self.epsg % 100}{'N' if self.epsg < 32700 else 'S'}"
+        return zone_name(self.epsg)
 
 
 #: A pair straddling the 31N/32N boundary at 6 deg E (upper Rhine), and one in zone 11N.

@@ -1,0 +1,30 @@
+"""The facts every stage reads: UTM names, the SCL cloud fraction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eotdl_tutorials.facts.grids import utm_epsg, zone_epsg, zone_name
+from eotdl_tutorials.facts.sensors import scl_cloud_percent
+
+
+def test_zone_names_and_codes_round_trip():
+    assert utm_epsg(5.955, 47.8) == 32631 and utm_epsg(6.045, 47.8) == 32632
+    assert utm_epsg(-117.9, -34.0) == 32711
+    assert zone_name(32631) == "31N" and zone_name(32711) == "11S"
+    assert list(zone_name(np.array([32631, 32723]))) == ["31N", "23S"]
+    assert list(zone_epsg(pd.Series(["31N", "23s", "31N"]))) == [32631, 32723, 32631]
+    with pytest.raises(ValueError, match="not a WGS84 UTM zone"):
+        zone_name(4326)
+    with pytest.raises(ValueError, match="zone"):
+        zone_epsg(pd.Series(["61X"]))
+
+
+def test_scl_cloud_percent_counts_cloud_among_valid_pixels():
+    scl = np.array([[0, 0, 4, 8], [9, 10, 3, 6]], dtype=np.uint8)
+    assert scl_cloud_percent(scl) == pytest.approx(50.0)  # 3 of 6 valid pixels
+    assert scl_cloud_percent(scl, codes=(3,)) == pytest.approx(100 / 6)
+    assert np.isnan(scl_cloud_percent(np.zeros((2, 2), np.uint8)))
+    assert scl_cloud_percent(np.zeros((2, 2), np.uint8), empty=100.0) == 100.0
