@@ -1,4 +1,4 @@
-"""Saving, loading and publishing encoders; embedding real-layout Sentinel-2 GeoTIFFs."""
+"""Saving, loading and publishing models (any task, encoders); embedding real-layout GeoTIFFs."""
 
 from __future__ import annotations
 
@@ -15,14 +15,23 @@ from rasterio.transform import from_origin
 
 from eotdl_tutorials.data import BandStats
 from eotdl_tutorials.models import (
+    Builder,
+    ModelCard,
     SensorEncoder,
     band_name,
     embed_geotiff,
+    encoder_card,
+    export_model,
     export_onnx,
     load_encoder,
+    load_model,
+    load_network,
     match_bands,
     mlm_item,
+    onnx_session,
+    read_card,
     save_encoder,
+    scaneo_rgb,
     write_item,
 )
 from eotdl_tutorials.models.geotiff import EUROSAT_13, L2A_12
@@ -36,7 +45,8 @@ def model_dir(tmp_path_factory):
     torch.manual_seed(0)
     encoder = SensorEncoder("s2", S2_STATS, arch=TINY, input_size=16).eval()
     folder = tmp_path_factory.mktemp("model")
-    return save_encoder(encoder, folder, {"dn_scale": 1e-4, "dn_offset": -0.1})
+    card = encoder_card(encoder, dn_scale=1e-4, dn_offset=-0.1)
+    return save_encoder(encoder, folder, card).model_dir
 
 
 def test_saved_encoder_loads_with_the_same_outputs(model_dir):
@@ -50,21 +60,21 @@ def test_saved_encoder_loads_with_the_same_outputs(model_dir):
 
 
 def test_loading_a_missing_or_foreign_model_is_a_clear_error(tmp_path, model_dir):
-    with pytest.raises(FileNotFoundError, match="holds no trained encoder"):
+    with pytest.raises(FileNotFoundError, match="holds no exported model"):
         load_encoder(tmp_path)
     foreign = SensorEncoder(
         "hr", BandStats(("red", "green", "blue", "nir"), (0.1,) * 4, (0.1,) * 4), arch=TINY
     )
     save_encoder(foreign, tmp_path)
-    config = json.loads((model_dir / "encoder.json").read_text())
-    (tmp_path / "encoder.json").write_text(json.dumps(config))  # s2 record, hr weights
-    with pytest.raises(ValueError, match="does not hold the weights of a test_resnet s2 encoder"):
+    config = json.loads((model_dir / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(config))  # s2 record, hr weights
+    with pytest.raises(ValueError, match=r"does not hold the weights of encoder-s2-test_resnet"):
         load_encoder(tmp_path)
 
 
 def test_onnx_export_is_valid_and_matches_the_backbone(tmp_path, model_dir):
     encoder = load_encoder(model_dir)
-    path = export_onnx(encoder, tmp_path / "encoder.onnx")
+    path = export_onnx(encoder.backbone, tmp_path / "model.onnx", read_card(model_dir))
     model = onnx.load(path)
     onnx.checker.check_model(model)
     x = torch.randn(3, 12, 24, 24)  # another batch and size than the export example
@@ -75,7 +85,8 @@ def test_onnx_export_is_valid_and_matches_the_backbone(tmp_path, model_dir):
 
 def test_mlm_item_describes_bands_size_and_normalisation(tmp_path, model_dir):
     encoder = load_encoder(model_dir)
-    item = mlm_item(encoder, "bt-s2", bbox=(5.0, 45.0, 6.0, 46.0))
+    card = read_card(model_dir)
+    item = mlm_item(card, 1000, bbox=(5.0, 45.0, 6.0, 46.0))
     path = write_item(item, tmp_path)
     record = json.loads(path.read_text())
     assert any("mlm" in uri for uri in record["stac_extensions"])
@@ -88,9 +99,9 @@ def test_mlm_item_describes_bands_size_and_normalisation(tmp_path, model_dir):
     scaling = model_input["value_scaling"]
     assert [s["type"] for s in scaling] == ["z-score"] * 12
     assert [s["mean"] for s in scaling] == pytest.approx(S2_STATS.mean)
-    assert props["mlm:output"][0]["result"]["shape"] == [-1, encoder.embed_dim]
+    assert props["mlm:output"][0]["result"]["shape"] == [-1, -1] and encoder.embed_dim > 0
     assert {"weights", "onnx", "config"} <= set(record["assets"])
-    assert pystac.Item.from_dict(record).id == "bt-s2"
+    assert pystac.Item.from_dict(record).id == card.name
 
 
 @pytest.mark.parametrize(
@@ -184,3 +195,131 @@ def test_files_whose_bands_cannot_be_matched_are_clear_errors(l2a, model_dir):
         embed_geotiff(folder / "missing.tif", model_dir)
     with pytest.raises(ValueError, match="lacks bands"):
         match_bands([None] * 4, L2A_12)  # 4 bands = EarthView layout, not Sentinel-2
+
+
+# --- Any task model: one folder, loaded back -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multitask(tmp_path_factory):
+    """A tiny multi-task U-Net (segmentation + classification) exported with ONNX."""
+    from tiny_models import export_tiny, l2a_multitask_card, unet_builder
+
+    return export_tiny(
+        tmp_path_factory.mktemp("models"), l2a_multitask_card(), unet_builder(12, 3, aux=True)
+    )
+
+
+def test_a_task_model_round_trips_through_its_folder(multitask):
+    from tiny_models import CLASSES, L2A_STATS, l2a_multitask_card, unet_builder
+
+    folder = multitask.model_dir
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "item.json", "model.json", "model.onnx", "model.pt"
+    ]  # fmt: skip
+    card = read_card(folder)
+    assert card == l2a_multitask_card() and card.endpoints == ("segmentation", "classification")
+    record = json.loads((folder / "model.json").read_text())
+    assert record["output_indices"]["segmentation"] == {
+        "no label": 0,
+        "water": 1,
+        "forest": 2,
+        "urban": 3,
+    }
+    assert record["output_indices"]["classification"] == {name: i for i, name in enumerate(CLASSES)}
+    assert record["preprocessing"] == "none" and "band count" in record["band_mapping"]
+    torch.manual_seed(0)
+    original = unet_builder(12, 3, aux=True).build().eval()
+    values = torch.rand(2, 12, 40, 24) * 0.3
+    mean = torch.tensor(L2A_STATS["mean"]).view(1, -1, 1, 1)
+    normalised = (values - mean) / torch.tensor(L2A_STATS["std"]).view(1, -1, 1, 1)
+    with torch.no_grad():
+        expected = original(normalised)
+        loaded = load_model(folder)(values)
+    for got, want in zip(loaded, expected, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+    item = json.loads((folder / "item.json").read_text())
+    outputs = {out["name"]: out for out in item["properties"]["mlm:output"]}
+    assert [c["value"] for c in outputs["segmentation"]["classification:classes"]] == [0, 1, 2, 3]
+    assert outputs["segmentation"]["classification:classes"][0]["name"] == "no label"
+    assert len(item["properties"]["mlm:input"][0]["value_scaling"]) == 12
+
+
+def test_onnx_runtime_equals_pytorch_within_1e_4(multitask):
+    assert 0 <= multitask.onnx_max_abs_diff <= 1e-4
+    session = onnx_session(multitask.model_dir)
+    assert [o.name for o in session.get_outputs()] == ["segmentation", "classification"]
+    network = load_network(multitask.model_dir)
+    x = torch.randn(3, 12, 48, 72)  # another batch and size than the export example
+    mask, scores = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        want_mask, want_scores = network(x)
+    assert mask.shape == (3, 4, 48, 72) and scores.shape == (3, 3)
+    np.testing.assert_allclose(mask, want_mask.numpy(), atol=1e-4)
+    np.testing.assert_allclose(scores, want_scores.numpy(), atol=1e-4)
+
+
+def test_bad_model_folders_are_clear_errors(tmp_path, multitask):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="holds no exported model"):
+        load_model(tmp_path)
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        read_card(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="is not a model card"):
+        read_card(tmp_path)
+    record = json.loads((multitask.model_dir / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(record | {"task": "detection"}))
+    with pytest.raises(ValueError, match="invalid card: unknown task 'detection'"):
+        read_card(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps(record))
+    with pytest.raises(FileNotFoundError, match="model.pt is missing"):
+        load_model(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"not a state dict")
+    with pytest.raises(ValueError, match="cannot be read as a state dict"):
+        load_model(tmp_path)
+    with pytest.raises(FileNotFoundError, match="model.onnx is missing"):
+        onnx_session(tmp_path)
+    (tmp_path / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot be loaded by ONNX Runtime"):
+        onnx_session(tmp_path)
+    evil = record | {"builder": {"factory": "os:system", "kwargs": {"command": "true"}}}
+    (tmp_path / "model.json").write_text(json.dumps(evil))
+    with pytest.raises(ValueError, match="is not 'package.module:name' in one of"):
+        load_model(tmp_path)
+
+
+def test_export_refuses_a_card_that_does_not_fit_the_network(tmp_path):
+    from tiny_models import classifier_builder, rgb_classification_card, unet_builder
+
+    builder = unet_builder(12, 3)
+    card = ModelCard(
+        "wrong", "segmentation", "unet", L2A_12, input_size=64, multiple=8,
+        classes=("a", "b"), dn_scale=1e-4, dn_offset=-0.1,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"segmentation output .* expected \(1, 3, 64, 64\)"):
+        export_model(builder.build(), tmp_path, card, builder)
+    with pytest.raises(ValueError, match="does not hold the weights of rgb-cls"):
+        export_model(
+            classifier_builder(3, 3).build(), tmp_path, rgb_classification_card(),
+            classifier_builder(4, 3),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="SCANEO's S2RGB reads red, green, blue"):
+        ModelCard("x", "classification", "a", L2A_12, 32, classes=("a", "b"), preprocessing="S2RGB")
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ModelCard("x", "segmentation", "a", L2A_12, 32)
+    with pytest.raises(ValueError, match="scale_factor > 1"):
+        ModelCard("x", "superres", "a", L2A_12, 32)
+    assert not any(tmp_path.iterdir())  # nothing half-written
+    with pytest.raises(ValueError, match="is not 'package.module:name'"):
+        Builder("tests.evil:thing").build()
+
+
+def test_scaneo_rgb_is_what_scaneo_sends():
+    raw = np.array([[[0]], [[1500]], [[3000]], [[6000]]], np.uint16)  # B01..B04
+    s2 = scaneo_rgb(raw, "S2RGB")  # bands 4, 3, 2
+    assert s2.dtype == np.uint8 and s2[:, 0, 0].tolist() == [255, 255, 127]
+    sat = scaneo_rgb(raw, "SATRGB")  # 0-based bands 1, 2, 3
+    np.testing.assert_allclose(sat[:, 0, 0], [0.5, 1.0, 1.0])

@@ -149,7 +149,7 @@ def test_pretrain_writes_a_complete_model_folder_and_a3_can_load_it(small_store,
         progress=False,
         onnx=False,
     )
-    record = json.loads((model_dir / "encoder.json").read_text())
+    record = json.loads((model_dir / "model.json").read_text())
     assert record["sensor"] == "s1" and record["stats"]["bands"] == ["vv", "vh"]
     assert record["units"] == "sigma0_db" and record["training"]["epochs"] == 1
     assert (model_dir / "run" / "metrics.csv").is_file()

@@ -1,5 +1,13 @@
-"""Encoders, Barlow Twins, a supervised classifier and model export (weights, ONNX, STAC MLM)."""
+"""Encoders, Barlow Twins, a classifier; model export (weights, ONNX, card, STAC MLM Item)."""
 
+from eotdl_tutorials.models.bands import (
+    PREPROCESSING,
+    band_mapping,
+    band_name,
+    match_bands,
+    rgb_values,
+    scaneo_rgb,
+)
 from eotdl_tutorials.models.barlow_twins import (
     PAPER_LAMBDA,
     PAPER_PROJECTOR,
@@ -8,37 +16,73 @@ from eotdl_tutorials.models.barlow_twins import (
     barlow_twins_loss,
     cross_correlation,
 )
+from eotdl_tutorials.models.card import NO_LABEL, TASKS, ModelCard, z_score
 from eotdl_tutorials.models.classifier import ClassifierTask
 from eotdl_tutorials.models.encoder import SENSORS, SensorEncoder, check_bands, make_backbone
 from eotdl_tutorials.models.export import (
+    CONFIG_NAME,
+    ONNX_TOLERANCE,
+    Builder,
+    ExportedModel,
+    Normalised,
+    check_onnx,
+    encoder_card,
+    export_model,
     export_onnx,
     load_encoder,
+    load_model,
+    load_network,
     mlm_item,
+    onnx_session,
+    read_card,
     read_encoder_config,
+    read_model_record,
     save_encoder,
     write_item,
 )
-from eotdl_tutorials.models.geotiff import band_name, embed_geotiff, match_bands
+from eotdl_tutorials.models.geotiff import embed_geotiff, read_model_input
 
 __all__ = [
+    "CONFIG_NAME",
+    "NO_LABEL",
+    "ONNX_TOLERANCE",
     "PAPER_LAMBDA",
     "PAPER_PROJECTOR",
+    "PREPROCESSING",
     "SENSORS",
+    "TASKS",
     "BarlowTwinsTask",
+    "Builder",
     "ClassifierTask",
+    "ExportedModel",
+    "ModelCard",
+    "Normalised",
     "Projector",
     "SensorEncoder",
+    "band_mapping",
     "band_name",
     "barlow_twins_loss",
     "check_bands",
+    "check_onnx",
     "cross_correlation",
     "embed_geotiff",
+    "encoder_card",
+    "export_model",
     "export_onnx",
     "load_encoder",
+    "load_model",
+    "load_network",
     "make_backbone",
     "match_bands",
     "mlm_item",
+    "onnx_session",
+    "read_card",
     "read_encoder_config",
+    "read_model_input",
+    "read_model_record",
+    "rgb_values",
     "save_encoder",
+    "scaneo_rgb",
     "write_item",
+    "z_score",
 ]

@@ -16,15 +16,13 @@ import pandas as pd
 
 from eotdl_tutorials.data import ChipDataModule, ChipStore
 from eotdl_tutorials.models import (
+    CONFIG_NAME,
     BarlowTwinsTask,
     SensorEncoder,
-    export_onnx,
+    encoder_card,
     load_encoder,
-    mlm_item,
     save_encoder,
-    write_item,
 )
-from eotdl_tutorials.models.export import CONFIG_NAME
 from eotdl_tutorials.profiles import check_profile, data_dir
 from eotdl_tutorials.training.settings import settings
 from eotdl_tutorials.training.trainer import fit, seed
@@ -45,26 +43,30 @@ def publish_encoder(
     extra: dict | None = None,
     onnx: bool = True,
 ) -> Path:
-    """Save the encoder, its ONNX graph and its STAC MLM Item into ``model_dir``."""
+    """Export the encoder (weights, ONNX graph, card, STAC MLM Item) into ``model_dir``."""
     info = store.sensor(encoder.sensor)
-    facts = {"dn_scale": info.scale, "dn_offset": info.offset, "units": info.units}
-    if onnx:
-        export_onnx(encoder, Path(model_dir) / "encoder.onnx")
     dates = pd.to_datetime(store.index["datetime"], utc=True) if "datetime" in store.index else None
-    item = mlm_item(
+    card = encoder_card(
         encoder,
-        f"barlow-twins-{encoder.sensor}-{encoder.arch}",
-        bbox=store.bounds(),
-        start=dates.min().to_pydatetime() if dates is not None else None,
-        end=dates.max().to_pydatetime() if dates is not None else None,
+        dn_scale=info.scale,
+        dn_offset=info.offset,
+        units=info.units,
+        name=f"barlow-twins-{encoder.sensor}-{encoder.arch}",
         description=f"{encoder.arch} encoder of {encoder.sensor} chips pre-trained with "
         f"Barlow Twins on {store.root.name}",
     )
-    if not onnx:
-        item.assets.pop("onnx")
-    write_item(item, model_dir)
-    # The config is written last: its presence marks a complete model folder.
-    return save_encoder(encoder, model_dir, facts | (extra or {}))
+    save_encoder(
+        encoder,
+        model_dir,
+        card,
+        onnx=onnx,
+        extra=extra,
+        bbox=store.bounds(),
+        start=dates.min().to_pydatetime() if dates is not None else None,
+        end=dates.max().to_pydatetime() if dates is not None else None,
+        pretrained_source="Barlow Twins self-supervised pre-training",
+    )
+    return Path(model_dir)
 
 
 def pretrain_encoder(
