@@ -23,7 +23,13 @@ from eotdl_tutorials.roads.dataset import (
     read_road_dataset,
     road_footprints,
 )
-from eotdl_tutorials.roads.export import load_road_model, save_road_model
+from eotdl_tutorials.roads.export import (
+    ROAD_CLASSES,
+    RoadClassLogits,
+    export_road_model,
+    load_road_model,
+    road_model_files,
+)
 from eotdl_tutorials.roads.metrics import (
     Scores,
     connectivity,
@@ -39,6 +45,7 @@ from eotdl_tutorials.roads.model import (
     predict_probabilities,
 )
 from eotdl_tutorials.roads.predict import ScenePrediction, predict_scene, predict_tiled, road_lines
+from eotdl_tutorials.roads.scene import stack_s2_scene
 from eotdl_tutorials.roads.train import (
     ROAD_SETTINGS,
     RoadTrainingSettings,
@@ -62,6 +69,7 @@ __all__ = [
     "DEFAULT_FRACTION_THRESHOLD",
     "INDICES",
     "RGB_BANDS",
+    "ROAD_CLASSES",
     "ROAD_DATE",
     "ROAD_SETTINGS",
     "ROAD_TIME_BUFFER_DAYS",
@@ -69,6 +77,7 @@ __all__ = [
     "TRANSFERS",
     "IndexThreshold",
     "RoadDataModule",
+    "RoadClassLogits",
     "RoadDataset",
     "RoadNet",
     "RoadSegmentationTask",
@@ -79,6 +88,7 @@ __all__ = [
     "build_road_dataset",
     "connectivity",
     "dataset_scores",
+    "export_road_model",
     "fit_index_threshold",
     "fraction_labels",
     "load_road_model",
@@ -94,10 +104,11 @@ __all__ = [
     "road_fraction",
     "road_graph",
     "road_lines",
+    "road_model_files",
     "road_settings",
-    "save_road_model",
     "score_row",
     "spectral_index",
+    "stack_s2_scene",
     "summarize_transfers",
     "train_road_model",
     "vector_labels",

@@ -54,7 +54,8 @@ def fit_index_threshold(
         if not set(pair) <= set(bands):
             continue
         values = spectral_index(images, bands, name)
-        candidates = np.unique(np.nanquantile(values, np.linspace(0.01, 0.99, steps)))
+        levels = np.unique(np.nanquantile(values, np.linspace(0.0, 1.0, steps + 1)))
+        candidates = (levels[:-1] + levels[1:]) / 2  # between observed values
         for sign in (-1, 1):
             for threshold in candidates:
                 pred = np.nan_to_num(sign * values, nan=-np.inf) > sign * threshold

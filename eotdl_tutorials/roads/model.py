@@ -128,7 +128,7 @@ class RoadSegmentationTask(BaseTask):
         weight_decay: float = 1e-4,
         warmup_fraction: float = 0.05,
         dice_weight: float = 1.0,
-        pos_weight: float = 2.0,
+        pos_weight: float = 3.0,
     ) -> None:
         super().__init__()
 

@@ -22,13 +22,14 @@ import rasterio
 import shapely
 import torch
 from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
-from rasterio.warp import reproject
+from rasterio.warp import calculate_default_transform, reproject
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.matching.footprints import utm_epsg
-from eotdl_tutorials.models.geotiff import _physical, match_bands
+from eotdl_tutorials.models.bands import match_bands
+from eotdl_tutorials.models.geotiff import read_model_input
+from eotdl_tutorials.roads.export import load_road_model
 from eotdl_tutorials.roads.metrics import road_graph
 from eotdl_tutorials.roads.model import RoadNet
 
@@ -144,50 +145,64 @@ def road_lines(
     return frame.to_crs(4326)
 
 
+def _warp_to_utm(
+    values: np.ndarray, src: rasterio.DatasetReader
+) -> tuple[np.ndarray, rasterio.Affine, object]:
+    """``values`` (NaN = no data) of ``src``'s grid on a 10 m grid in the UTM zone of its centre."""
+    crs = _utm_of(src)
+    transform, width, height = calculate_default_transform(
+        src.crs, crs, src.width, src.height, *src.bounds, resolution=MODEL_GSD
+    )
+    out = np.full((len(values), height, width), np.nan, np.float32)
+    for band, target in zip(values, out, strict=True):
+        reproject(
+            band, target, src_transform=src.transform, src_crs=src.crs, dst_transform=transform,
+            dst_crs=crs, resampling=Resampling.bilinear, src_nodata=np.nan, dst_nodata=np.nan,
+        )  # fmt: skip
+    return out, transform, rasterio.crs.CRS.from_string(crs)
+
+
 def predict_scene(
     scene: str | os.PathLike[str],
-    model: RoadNet,
+    model_dir: str | os.PathLike[str],
     out_prefix: str | os.PathLike[str],
-    dn_scale: float | None = None,
-    dn_offset: float | None = None,
     threshold: float = 0.5,
     tile: int = 128,
     overlap: int = 32,
     batch_size: int = 8,
+    scale: float | None = None,
+    offset: float | None = None,
     device: str | None = None,
     progress: bool = True,
 ) -> ScenePrediction:
-    """Predict ``scene`` (see the module docstring): writes ``{out_prefix}_probability.tif``
-    and ``{out_prefix}_roads.geojson``. ``dn_scale``/``dn_offset``: how the model's training
-    data turned integer DNs into reflectance (used for integer files without scale tags)."""
+    """Predict ``scene`` with the road model in ``model_dir`` (see the module docstring): writes
+    ``{out_prefix}_probability.tif`` and ``{out_prefix}_roads.geojson``. ``scale``/``offset``:
+    reflectance = DN x scale + offset for an integer file without scale tags (default: the
+    model's training convention)."""
     scene = Path(scene)
     if not scene.is_file():
         raise FileNotFoundError(f"scene {scene} does not exist")
+    model, card = load_road_model(model_dir)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     with rasterio.open(scene) as src:
         if src.crs is None:
             raise ValueError(f"{scene} has no CRS: georeference it before predicting roads")
-        positions, how = match_bands(src.descriptions, model.bands, str(scene))
-        config = {} if dn_scale is None else {"dn_scale": dn_scale, "dn_offset": dn_offset or 0}
-        nodata = src.nodata if src.nodata is not None else (0 if src.dtypes[0][0] in "ui" else None)
-        warped = _needs_warp(src)
-        indexes = [i + 1 for i in positions]
-        if warped:
-            with WarpedVRT(
-                src, crs=_utm_of(src), resolution=MODEL_GSD, resampling=Resampling.bilinear,
-                src_nodata=nodata, nodata=nodata,
-            ) as vrt:  # fmt: skip
-                raw, grid_transform, grid_crs = vrt.read(indexes), vrt.transform, vrt.crs
-        else:
-            raw, grid_transform, grid_crs = src.read(indexes), src.transform, src.crs
-        values = _physical(raw, src, positions, how, config, None, None)
+        positions, how = match_bands(src.descriptions, card.bands, str(scene))
+        raw = src.read([i + 1 for i in positions])
+        nodata = src.nodata
         invalid = np.zeros(raw.shape[1:], bool) if nodata is None else (raw == nodata).any(0)
+        values = read_model_input(src, card, scale, offset, str(scene))
         invalid |= ~np.isfinite(values).all(0)
-        values[:, invalid] = np.nan
         if invalid.all():
             raise ValueError(f"{scene} holds no valid pixel (all no-data)")
+        values[:, invalid] = np.nan
+        warped = _needs_warp(src)
+        if warped:
+            values, grid_transform, grid_crs = _warp_to_utm(values, src)
+        else:
+            grid_transform, grid_crs = src.transform, src.crs
         probability = predict_tiled(model, values, tile, overlap, batch_size, device, progress)
-        probability[invalid] = np.nan
+        probability[np.isnan(values).all(0)] = np.nan
         lines = road_lines(np.nan_to_num(probability) >= threshold, grid_transform, grid_crs)
         if warped:
             on_scene = np.full((src.height, src.width), np.nan, np.float32)
@@ -196,10 +211,8 @@ def predict_scene(
                 dst_transform=src.transform, dst_crs=src.crs, resampling=Resampling.bilinear,
                 src_nodata=np.nan, dst_nodata=np.nan,
             )  # fmt: skip
-            scene_raw = src.read(indexes)
-            if nodata is not None:
-                on_scene[(scene_raw == nodata).any(0)] = np.nan
             probability = on_scene
+        probability[invalid] = np.nan
         profile = {
             "driver": "GTiff", "width": src.width, "height": src.height, "count": 1,
             "dtype": "float32", "crs": src.crs, "transform": src.transform,
@@ -218,7 +231,7 @@ def predict_scene(
         prob_path,
         roads_path,
         len(lines),
-        round(float(lines.to_crs(grid_crs).length.sum()) / 1000, 3) if len(lines) else 0.0,
+        round(float(lines["length_m"].sum()) / 1000, 3) if len(lines) else 0.0,
         warped,
         how,
     )

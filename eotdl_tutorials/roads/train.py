@@ -32,8 +32,8 @@ class RoadTrainingSettings:
 
 
 ROAD_SETTINGS = {
-    "ci": RoadTrainingSettings("resnet18", 3, (64, 32, 16), 48, 8, 60, 10, 3e-3, 0),
-    "default": RoadTrainingSettings("resnet18", 4, (128, 64, 32, 16), 64, 16, 400, 20, 2e-3, 0),
+    "ci": RoadTrainingSettings("resnet18", 3, (64, 32, 16), 48, 8, 150, 10, 5e-3, 0),
+    "default": RoadTrainingSettings("resnet18", 3, (64, 32, 16), 48, 16, 300, 20, 5e-3, 0),
     "full": RoadTrainingSettings(
         "resnet34", 5, (256, 128, 64, 32, 16), 128, 32, 20000, 500, 1e-3, 8
     ),
