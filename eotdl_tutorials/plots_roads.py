@@ -153,18 +153,22 @@ def plot_scene_prediction(
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
     left, right, bottom, top = extent
     axes[0].imshow(stretch(scene_rgb), extent=(left, right, bottom, top))
-    axes[0].set_title("Sentinel-2 scene (RGB)", fontsize=10)
     image = axes[1].imshow(
         np.ma.masked_invalid(probability), cmap="magma", vmin=0, vmax=1,
         extent=(left, right, bottom, top),
     )  # fmt: skip
+    axes[1].set_title("road probability", fontsize=10)
     if len(lines):
-        lines.to_crs(crs).plot(ax=axes[1], color="cyan", linewidth=0.6)
-    axes[1].set_title(f"road probability and {len(lines)} centre lines", fontsize=10)
+        lines.to_crs(crs).plot(ax=axes[0], color="red", linewidth=1.0)
+    axes[0].set_title(
+        f"Sentinel-2 scene (RGB) and {len(lines)} predicted centre lines", fontsize=10
+    )
     fig.colorbar(image, ax=axes[1], shrink=0.8)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
     fig.tight_layout()
     return fig
 

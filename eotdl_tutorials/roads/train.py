@@ -105,22 +105,24 @@ def train_road_model(
         progress=progress,
         checkpoint=False,
         num_sanity_val_steps=0,
+        limit_val_batches=1.0 if val is not None else 0,
     )
     return task
 
 
 def score_row(
-    method: str, transfer: str, pred: np.ndarray, truth: np.ndarray, **extra: object
+    method: str, transfer: str, pred: np.ndarray, reference: np.ndarray, **extra: object
 ) -> dict:
-    """One row of the metrics table (the keys use case D's results file names)."""
-    scores = dataset_scores(pred, truth)
+    """One row of the metrics table (the keys use case D's results file names): ``pred``
+    scored against the ``reference`` masks; ``extra`` keys are added to the row."""
+    scores = dataset_scores(pred, reference)
     return {
         "method": method,
         "label_transfer": transfer,
         "iou": round(scores.iou, 4),
         "f1": round(scores.f1, 4),
-        "relaxed_f1": round(relaxed_f1(pred, truth), 4),
-        "per_image_iou": round(per_image_iou(pred, truth), 4),
-        "connectivity": round(connectivity(pred, truth), 4),
+        "relaxed_f1": round(relaxed_f1(pred, reference), 4),
+        "per_image_iou": round(per_image_iou(pred, reference), 4),
+        "connectivity": round(connectivity(pred, reference), 4),
         **extra,
     }
