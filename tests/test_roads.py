@@ -264,3 +264,24 @@ def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):
     assert np.array_equal(again.labels["vector_width"], dataset.labels["vector_width"])
     with pytest.raises(ValueError, match="no road images in regions"):
         build_road_dataset(world, tmp_path / "other", test_regions=["atlantis"], progress=False)
+
+
+def test_the_unet_can_start_from_a_use_case_a_encoder(tmp_path: Path):
+    from eotdl_tutorials.data import BandStats
+    from eotdl_tutorials.models import SensorEncoder
+    from eotdl_tutorials.models.export import save_encoder
+    from eotdl_tutorials.roads import init_from_encoder
+
+    torch.manual_seed(1)
+    stats = BandStats(("blue", "green", "red"), (0.1,) * 3, (0.05,) * 3)
+    encoder = SensorEncoder("s2", stats, arch="resnet18", input_size=32)
+    save_encoder(encoder, tmp_path / "bt", onnx=False)
+    model = _model()  # reads red, green, blue, nir
+    missing = init_from_encoder(model, tmp_path / "bt")
+    assert missing == ["nir"]
+    conv = model.unet.encoder.state_dict()["conv1.weight"]
+    source = encoder.backbone.state_dict()["conv1.weight"]
+    assert torch.equal(conv[:, 0], source[:, 2]) and torch.equal(conv[:, 2], source[:, 0])
+    assert not conv[:, 3].any()
+    layer = "layer1.0.conv1.weight"
+    assert torch.equal(model.unet.encoder.state_dict()[layer], encoder.backbone.state_dict()[layer])

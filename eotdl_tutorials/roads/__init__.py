@@ -42,6 +42,7 @@ from eotdl_tutorials.roads.model import (
     RoadDataModule,
     RoadNet,
     RoadSegmentationTask,
+    init_from_encoder,
     predict_probabilities,
 )
 from eotdl_tutorials.roads.predict import ScenePrediction, predict_scene, predict_tiled, road_lines
@@ -91,6 +92,7 @@ __all__ = [
     "export_road_model",
     "fit_index_threshold",
     "fraction_labels",
+    "init_from_encoder",
     "load_road_model",
     "nearest_labels",
     "per_image_iou",

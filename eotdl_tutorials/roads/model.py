@@ -3,6 +3,7 @@ task (BCE + Dice, a loss for thin structures) and the crops it trains on."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -284,3 +285,29 @@ def predict_probabilities(
             logits = model(batch)
         out.append(torch.sigmoid(logits.float())[:, 0].cpu().numpy())
     return np.concatenate(out)
+
+
+def init_from_encoder(model: RoadNet, encoder_dir: str | os.PathLike[str]) -> list[str]:
+    """Start the U-Net's encoder from a use case A encoder (e.g. the Sentinel-2 Barlow Twins one):
+    same ResNet architecture, first-convolution channels picked by band name. Returns the road
+    model's bands the encoder did not read (their channels start at zero)."""
+    from eotdl_tutorials.models.export import load_encoder
+
+    encoder = load_encoder(encoder_dir)
+    if encoder.arch != model.encoder_name:
+        raise ValueError(
+            f"the encoder in {encoder_dir} is a {encoder.arch}; the U-Net's is a "
+            f"{model.encoder_name}: train the road model with encoder={encoder.arch!r}"
+        )
+    source = encoder.backbone.state_dict()
+    target = model.unet.encoder.state_dict()
+    first = torch.zeros_like(target["conv1.weight"])
+    missing = []
+    for i, band in enumerate(model.bands):
+        if band in encoder.bands:
+            first[:, i] = source["conv1.weight"][:, encoder.bands.index(band)]
+        else:
+            missing.append(band)
+    weights = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+    model.unet.encoder.load_state_dict(weights | {"conv1.weight": first}, strict=False)
+    return missing

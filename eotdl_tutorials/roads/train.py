@@ -12,7 +12,7 @@ import numpy as np
 from eotdl_tutorials.profiles import check_profile
 from eotdl_tutorials.roads.dataset import RoadDataset
 from eotdl_tutorials.roads.metrics import connectivity, dataset_scores, per_image_iou, relaxed_f1
-from eotdl_tutorials.roads.model import RoadDataModule, RoadSegmentationTask
+from eotdl_tutorials.roads.model import RoadDataModule, RoadSegmentationTask, init_from_encoder
 from eotdl_tutorials.training import fit, seed
 
 
@@ -64,9 +64,11 @@ def train_road_model(
     seed_value: int = 0,
     accelerator: str = "auto",
     progress: bool = True,
+    encoder_init: str | os.PathLike[str] | None = None,
 ) -> RoadSegmentationTask:
     """Train a U-Net on the ``train`` split with the labels of ``transfer`` (validation: the
-    ``valid`` split when there is one)."""
+    ``valid`` split when there is one); ``encoder_init``: a use case A encoder folder to start
+    the U-Net's encoder from (see :func:`~eotdl_tutorials.roads.model.init_from_encoder`)."""
     if transfer not in dataset.labels:
         raise ValueError(f"unknown label transfer {transfer!r}: use one of {list(dataset.labels)}")
     positions = dataset.band_positions(bands)
@@ -87,6 +89,8 @@ def train_road_model(
         decoder_channels=settings.decoder_channels,
         lr=settings.lr,
     )
+    if encoder_init is not None:
+        init_from_encoder(task.model, encoder_init)
     datamodule = RoadDataModule(
         (images, dataset.labels[transfer][train]),
         val,
