@@ -100,7 +100,7 @@ PROFILE_SPECS: dict[str, WorldProfile] = {
         s1_dates=_every(date(2022, 6, 16), date(2022, 12, 20), 12),
         hr_tiles_per_region=25,
         hr_dates_per_tile=2,
-        road_images=2,
+        road_images=6,
     ),
     "default": WorldProfile(
         name="default",

@@ -1,0 +1,291 @@
+"""The road dataset of use case D: 1 m road labels matched with Sentinel-2 and moved to 10 m.
+
+The sample world holds an aerial road dataset laid out like Massachusetts Roads (1500 x 1500 px
+images at 1 m, road masks, and the road centre lines with their widths). :func:`build_road_dataset`
+
+1. matches each image's footprint with a cloud-free Sentinel-2 scene (the use case A matcher,
+   :func:`eotdl_tutorials.matching.match`; EOTDL's date window by default);
+2. cuts the Sentinel-2 chip on the footprint (windowed reads, one open file per band and scene);
+3. transfers the labels to the 10 m grid (:mod:`.transfer`);
+4. splits by place (whole regions held out), and caches everything in one folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from tqdm.auto import tqdm
+
+from eotdl_tutorials.files import atomic_path, check_writable, write_json
+from eotdl_tutorials.matching import MatchResult, match
+from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
+from eotdl_tutorials.roads.transfer import (
+    DEFAULT_FRACTION_THRESHOLD,
+    fraction_labels,
+    nearest_labels,
+    road_fraction,
+    vector_labels,
+)
+from eotdl_tutorials.world import World
+from eotdl_tutorials.world.sensors import S2_BANDS, S2_L2A_SCALE
+
+S2_COLLECTION = "sentinel-2-l2a"
+#: Bands a road model can read: the three visible bands, or every 10 m and 20 m band.
+RGB_BANDS = ("red", "green", "blue")
+S2_10_20M_BANDS = tuple(b.common_name for b in S2_BANDS if b.gsd in (10, 20))
+BAND_SETS = {"rgb": RGB_BANDS, "10m+20m": S2_10_20M_BANDS}
+#: EOTDL searches a Sentinel-2 scene 30 days either side of one summer day for every image (it
+#: uses 2020-08-01; the sample world's summer is 2022): the matcher's window is the total width.
+ROAD_DATE = "2022-08-01"
+ROAD_TIME_BUFFER_DAYS = 60.0
+#: Largest share of cloud pixels (SCL) allowed inside a chip.
+ROAD_MAX_CLOUD_PERCENT = 1.0
+DATASET_VERSION = 1
+META_NAME, INDEX_NAME, ARRAYS_NAME = "meta.json", "index.parquet", "arrays.npz"
+
+
+@dataclass
+class RoadDataset:
+    """Sentinel-2 chips of road images and their 10 m labels, in memory.
+
+    ``images``: (N, bands, H, W) float32 reflectance (NaN where the scene has no data);
+    ``fraction``: (N, H, W) road share of each 10 m pixel; ``labels``: transfer name ->
+    (N, H, W) uint8; ``index``: one row per chip (``id``, ``region``, ``split``, ``item``,
+    ``item_datetime``, ``dt_days``, ``epsg``, ``minx``..``maxy``, ``image``, ``mask``).
+    """
+
+    images: np.ndarray
+    fraction: np.ndarray
+    labels: dict[str, np.ndarray]
+    index: pd.DataFrame
+    bands: tuple[str, ...]
+    meta: dict
+
+    def split(self, name: str) -> np.ndarray:
+        """Row numbers of split ``name`` (``train``, ``valid`` or ``test``)."""
+        rows = np.flatnonzero(self.index["split"].to_numpy() == name)
+        if rows.size == 0:
+            raise ValueError(
+                f"the road dataset has no {name!r} chips (splits: "
+                f"{', '.join(sorted(set(self.index['split'])))})"
+            )
+        return rows
+
+    def band_positions(self, bands: Sequence[str]) -> list[int]:
+        """Positions of ``bands`` in :attr:`images`, with a clear error for unknown ones."""
+        missing = [b for b in bands if b not in self.bands]
+        if missing:
+            raise ValueError(
+                f"the road dataset has no bands {', '.join(missing)} (it has "
+                f"{', '.join(self.bands)})"
+            )
+        return [self.bands.index(b) for b in bands]
+
+    def grid(self, row: int) -> ChipGrid:
+        """The 10 m grid of chip ``row``."""
+        r = self.index.iloc[row]
+        size = self.images.shape[-1], self.images.shape[-2]
+        return ChipGrid(int(r["epsg"]), (r["minx"], r["miny"], r["maxx"], r["maxy"]), *size)
+
+
+def road_footprints(world: World, around: str = ROAD_DATE) -> gpd.GeoDataFrame:
+    """The road images of ``world`` as footprints for the matcher (EPSG:4326 geometry, ``epsg``
+    of each image's grid, ``datetime`` = ``around``: the images carry no date, as in EOTDL)."""
+    pairs = pd.read_parquet(world.root / "roads" / "images.parquet")
+    if pairs.empty:
+        raise ValueError(f"the world in {world.root} has no road images (profile large?)")
+    geometry = np.empty(len(pairs), dtype=object)
+    for epsg, rows in pairs.groupby("epsg").groups.items():
+        boxes = [shapely.box(*pairs.at[r, "bounds"]) for r in rows]
+        geometry[pairs.index.get_indexer(rows)] = gpd.GeoSeries(boxes, crs=int(epsg)).to_crs(4326)
+    return gpd.GeoDataFrame(
+        {
+            "id": pairs["id"],
+            "datetime": pd.Timestamp(around, tz="UTC"),
+            "epsg": pairs["epsg"].astype("int64"),
+            "region": pairs["region"],
+            "hr_href": pairs["image"],
+            "mask": pairs["mask"],
+        },
+        geometry=list(geometry),
+        crs=4326,
+    )
+
+
+def place_splits(
+    regions: Sequence[str], test_regions: Sequence[str], valid_regions: Sequence[str] = ()
+) -> np.ndarray:
+    """``train``/``valid``/``test`` of each image by its region: test places are never seen."""
+    regions = np.asarray(regions, dtype=object)
+    known = set(regions)
+    unknown = [r for r in (*test_regions, *valid_regions) if r not in known]
+    if unknown:
+        raise ValueError(
+            f"no road images in regions {', '.join(unknown)} (regions: {', '.join(sorted(known))})"
+        )
+    split = np.full(len(regions), "train", dtype=object)
+    split[np.isin(regions, list(valid_regions))] = "valid"
+    split[np.isin(regions, list(test_regions))] = "test"
+    if not (split == "train").any() or not (split == "test").any():
+        raise ValueError("the split needs road images both to train on and to test on")
+    return split
+
+
+def _chip_grid(best: pd.Series, gsd: float = 10.0) -> ChipGrid:
+    w, h = int(best["window_width_px"]), int(best["window_height_px"])
+    cx, cy = float(best["window_cx"]), float(best["window_cy"])
+    bounds = (cx - w * gsd / 2, cy - h * gsd / 2, cx + w * gsd / 2, cy + h * gsd / 2)
+    return ChipGrid(int(best["grid_epsg"]), bounds, w, h)
+
+
+def read_s2_chips(
+    matches: MatchResult, bands: Sequence[str], progress: bool = True
+) -> tuple[np.ndarray, list[ChipGrid]]:
+    """Reflectance chips (N, bands, H, W) of every matched footprint, NaN where no data; the
+    band files of one scene are opened once for all the footprints that use it."""
+    best = matches.best.reset_index(drop=True)
+    scenes = matches.scenes.set_index("id")
+    grids = [_chip_grid(row) for _, row in best.iterrows()]
+    sizes = {(g.height, g.width) for g in grids}
+    if len(sizes) != 1:
+        raise ValueError(f"road images of different sizes on the 10 m grid: {sorted(sizes)}")
+    chips = np.full((len(best), len(bands), *sizes.pop()), np.nan, np.float32)
+    bar = tqdm(total=len(best), desc="Sentinel-2 chips", unit="chip", disable=not progress)
+    for item, rows in best.groupby("s2_item", observed=True).groups.items():
+        scene = scenes.loc[item]
+        offset = float(scene.get("reflectance_offset", 0.0) or 0.0)
+        for b, band in enumerate(bands):
+            with rasterio.open(scene["assets"][band]) as src:
+                for row in rows:
+                    grid = grids[row]
+                    dn = read_chip(src, grid, [1], pixels=source_pixels(src, grid))[0]
+                    values = dn.astype(np.float32) * S2_L2A_SCALE + offset
+                    chips[row, b] = np.where(dn == (src.nodata or 0), np.nan, values)
+        bar.update(len(rows))
+    bar.close()
+    return chips, grids
+
+
+def build_road_dataset(
+    world: World,
+    out_dir: str | os.PathLike[str],
+    around: str = ROAD_DATE,
+    time_buffer_days: float = ROAD_TIME_BUFFER_DAYS,
+    fraction_threshold: float = DEFAULT_FRACTION_THRESHOLD,
+    test_regions: Sequence[str] = ("rhine-east",),
+    valid_regions: Sequence[str] = (),
+    progress: bool = True,
+) -> RoadDataset:
+    """Match, cut and label the road images of ``world`` (see the module docstring); reuse the
+    copy in ``out_dir`` when it was built with the same parameters."""
+    out_dir = Path(out_dir)
+    params = {
+        "world": str(world.root),
+        "world_counts": world.manifest.get("counts"),
+        "around": around,
+        "time_buffer_days": time_buffer_days,
+        "fraction_threshold": fraction_threshold,
+        "test_regions": list(test_regions),
+        "valid_regions": list(valid_regions),
+        "version": DATASET_VERSION,
+    }
+    if (out_dir / META_NAME).is_file():
+        cached = read_road_dataset(out_dir)
+        if cached.meta.get("params") == params:
+            return cached
+    check_writable(out_dir)
+    footprints = road_footprints(world, around)
+    split = place_splits(footprints["region"], test_regions, valid_regions)
+    matches = match(
+        footprints,
+        world.items_parquet,
+        collections=[S2_COLLECTION],
+        time_buffer_days=time_buffer_days,
+        scl_max_cloud=ROAD_MAX_CLOUD_PERCENT,
+    )
+    found = matches.best["s2_item"].notna().to_numpy()
+    if not found.any():
+        raise ValueError(
+            f"no cloud-free Sentinel-2 scene within {time_buffer_days / 2:g} days of {around} "
+            "for any road image: widen time_buffer_days or move the date"
+        )
+    keep = np.flatnonzero(found)
+    matches.best = matches.best.iloc[keep].reset_index(drop=True)
+    footprints = footprints.iloc[keep].reset_index(drop=True)
+    split = split[keep]
+    images, grids = read_s2_chips(matches, S2_10_20M_BANDS, progress)
+    roads = gpd.read_parquet(world.root / "roads" / "roads.parquet")
+    pairs = list(zip(footprints["mask"], grids, strict=True))
+    fraction = np.stack([road_fraction(mask, grid) for mask, grid in pairs])
+    labels = {
+        "area_fraction": fraction_labels(fraction, fraction_threshold),
+        "vector_width": np.stack([vector_labels(roads, grid) for grid in grids]),
+        "nearest": np.stack([nearest_labels(mask, grid) for mask, grid in pairs]),
+    }
+    best = matches.best
+    index = pd.DataFrame(
+        {
+            "id": footprints["id"],
+            "region": footprints["region"],
+            "split": split,
+            "item": best["s2_item"].astype(str),
+            "item_datetime": best["s2_datetime"],
+            "dt_days": best["s2_dt_days"],
+            "epsg": [g.epsg for g in grids],
+            "minx": [g.bounds[0] for g in grids],
+            "miny": [g.bounds[1] for g in grids],
+            "maxx": [g.bounds[2] for g in grids],
+            "maxy": [g.bounds[3] for g in grids],
+            "image": footprints["hr_href"],
+            "mask": footprints["mask"],
+        }
+    )
+    meta = {
+        "bands": list(S2_10_20M_BANDS),
+        "transfers": list(labels),
+        "params": params,
+        "unmatched": sorted(set(road_footprints(world, around)["id"]) - set(index["id"])),
+    }
+    dataset = RoadDataset(images, fraction, labels, index, S2_10_20M_BANDS, meta)
+    write_road_dataset(dataset, out_dir)
+    return dataset
+
+
+def write_road_dataset(dataset: RoadDataset, out_dir: str | os.PathLike[str]) -> Path:
+    """Write the arrays, the index and ``meta.json`` (last: it marks the copy complete)."""
+    out_dir = check_writable(out_dir)
+    (out_dir / META_NAME).unlink(missing_ok=True)
+    with atomic_path(out_dir / ARRAYS_NAME) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                images=dataset.images,
+                fraction=dataset.fraction,
+                **{f"label_{k}": v for k, v in dataset.labels.items()},
+            )
+    with atomic_path(out_dir / INDEX_NAME) as tmp:
+        dataset.index.to_parquet(tmp, index=False)
+    write_json(out_dir / META_NAME, dataset.meta)
+    return out_dir
+
+
+def read_road_dataset(folder: str | os.PathLike[str]) -> RoadDataset:
+    """Read a dataset written by :func:`write_road_dataset`."""
+    folder = Path(folder)
+    if not (folder / META_NAME).is_file():
+        raise FileNotFoundError(f"{folder} holds no complete road dataset: build it first")
+    meta = json.loads((folder / META_NAME).read_text())
+    with np.load(folder / ARRAYS_NAME) as arrays:
+        labels = {k: arrays[f"label_{k}"] for k in meta["transfers"]}
+        images, fraction = arrays["images"], arrays["fraction"]
+    index = pd.read_parquet(folder / INDEX_NAME)
+    return RoadDataset(images, fraction, labels, index, tuple(meta["bands"]), meta)

@@ -1,0 +1,287 @@
+"""Use case D: label transfers, metrics, the index baseline, the U-Net, whole-scene prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import torch
+from rasterio.transform import from_origin
+
+from eotdl_tutorials.cli import main
+from eotdl_tutorials.matching.rasters import ChipGrid
+from eotdl_tutorials.roads import (
+    RoadNet,
+    connectivity,
+    dataset_scores,
+    export_road_model,
+    fit_index_threshold,
+    fraction_labels,
+    load_road_model,
+    nearest_labels,
+    per_image_iou,
+    predict_scene,
+    relaxed_f1,
+    road_fraction,
+    road_graph,
+    summarize_transfers,
+    vector_labels,
+)
+from eotdl_tutorials.world.sensors import S2_BANDS
+
+EPSG = 32631
+X0, Y0 = 500_000.0, 5_300_000.0
+
+
+def _write_mask(path: Path, mask: np.ndarray) -> None:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=mask.shape[1], height=mask.shape[0], count=1,
+        dtype="uint8", crs=f"EPSG:{EPSG}", transform=from_origin(X0, Y0, 1, 1),
+    ) as dst:  # fmt: skip
+        dst.write(mask.astype(np.uint8) * 255, 1)
+
+
+@pytest.fixture
+def thin_road(tmp_path: Path) -> tuple[Path, gpd.GeoDataFrame, ChipGrid]:
+    """A 100 m square at 1 m with one 4 m wide north-south road whose axis is x = 20 m (it
+    misses every 10 m pixel centre: those are at 5, 15, 25 m)."""
+    mask = np.zeros((100, 100), bool)
+    mask[:, 18:22] = True
+    path = tmp_path / "mask.tif"
+    _write_mask(path, mask)
+    line = shapely.LineString([(X0 + 20, Y0), (X0 + 20, Y0 - 100)])
+    roads = gpd.GeoDataFrame({"width": [4.0]}, geometry=[line], crs=EPSG).to_crs(4326)
+    return path, roads, ChipGrid(EPSG, (X0, Y0 - 100, X0 + 100, Y0), 10, 10)
+
+
+def test_nearest_resizing_loses_a_thin_road_that_the_other_transfers_keep(thin_road):
+    mask_path, roads, grid = thin_road
+    assert nearest_labels(mask_path, grid).sum() == 0
+    fraction = road_fraction(mask_path, grid)
+    assert np.allclose(fraction[:, 1], 0.2) and np.allclose(fraction[:, 2], 0.2)
+    assert fraction_labels(fraction, 0.2)[:, 1:3].all()
+    assert fraction_labels(fraction, 0.25).sum() == 0
+    vectors = vector_labels(roads, grid)
+    assert vectors[:, 1:3].all() and vectors.sum() == 20
+    summary = summarize_transfers(
+        {"nearest": nearest_labels(mask_path, grid)[None], "vector_width": vectors[None]},
+        fraction[None],
+    )
+    assert summary.loc["nearest", "road_share_percent"] == 0
+    assert summary.loc["vector_width", "pieces_per_chip"] == 1
+
+
+def test_vector_labels_need_widths(thin_road):
+    _, roads, grid = thin_road
+    with pytest.raises(ValueError, match="width"):
+        vector_labels(roads.drop(columns="width"), grid)
+    with pytest.raises(ValueError, match="threshold"):
+        fraction_labels(np.zeros((2, 2)), 0)
+
+
+def _cross(size: int = 40) -> np.ndarray:
+    mask = np.zeros((size, size), bool)
+    mask[10, :] = mask[:, 20] = mask[30, 5:35] = True
+    return mask
+
+
+def test_dataset_iou_and_eotdls_per_image_iou_differ_on_empty_images():
+    truth = np.zeros((4, 10, 10), bool)
+    truth[0, 2:5, :] = True
+    pred = np.zeros_like(truth)  # predicts nothing anywhere
+    assert dataset_scores(pred, truth).iou == 0
+    assert per_image_iou(pred, truth) == 0.75  # three empty images score 1 each
+    with pytest.raises(ValueError, match="shape"):
+        dataset_scores(pred[0], truth)
+
+
+def test_relaxed_f1_forgives_one_pixel():
+    truth = _cross()[None]
+    shifted = np.roll(truth, 1, axis=1)
+    assert dataset_scores(shifted, truth).iou < 0.3
+    assert relaxed_f1(shifted, truth, tolerance=1) == 1.0
+    assert relaxed_f1(np.roll(truth, 3, axis=1), truth, tolerance=1) < 0.5
+
+
+def test_connectivity_sees_a_cut_that_pixels_barely_see():
+    truth = _cross()
+    cut = truth.copy()
+    cut[10, 24:27] = False  # three pixels out of more than a hundred
+    assert connectivity([truth], [truth]) == pytest.approx(1.0)
+    assert dataset_scores(cut, truth).iou > 0.95
+    assert connectivity([cut], [truth]) < 0.95
+    assert connectivity([np.zeros_like(truth)], [truth]) == 0.0
+    graph = road_graph(truth)
+    assert graph.number_of_nodes() >= 6 and all("length" in d for *_, d in graph.edges(data=True))
+
+
+def test_index_threshold_is_tuned_on_the_data_it_is_given():
+    rng = np.random.default_rng(0)
+    bands = tuple(b.common_name for b in S2_BANDS)
+    images = rng.uniform(0.05, 0.1, (3, len(bands), 16, 16)).astype(np.float32)
+    labels = np.zeros((3, 16, 16), np.uint8)
+    labels[:, 5:7, :] = 1
+    nir = bands.index("nir")
+    images[:, nir] = np.where(labels == 1, 0.1, 0.4)  # vegetation around, a bare road
+    baseline = fit_index_threshold(images, labels, bands)
+    assert baseline.train_iou == 1.0
+    assert (baseline.predict(images, bands) == labels.astype(bool)).all()
+    with pytest.raises(ValueError, match="no index"):
+        fit_index_threshold(images[:, :1], labels, bands[:1])
+
+
+def _model() -> RoadNet:
+    torch.manual_seed(0)
+    bands = ("red", "green", "blue", "nir")
+    return RoadNet(bands, [0.1] * 4, [0.05] * 4, "resnet18", 3, (16, 8, 4)).eval()
+
+
+def test_road_net_takes_any_size_and_no_data(tmp_path: Path):
+    model = _model()
+    x = torch.rand(2, 4, 37, 45)
+    x[0, :, :5] = float("nan")
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (2, 1, 37, 45) and torch.isfinite(logits).all()
+    with pytest.raises(ValueError, match="bands"):
+        model(torch.rand(1, 3, 32, 32))
+    exported = export_road_model(model, tmp_path / "m", "roads-test", input_size=32)
+    assert exported.onnx_max_abs_diff is not None and exported.onnx_max_abs_diff <= 1e-4
+    assert {"model.json", "model.pt", "model.onnx", "item.json"} <= set(
+        p.name for p in (tmp_path / "m").iterdir()
+    )
+    loaded, card = load_road_model(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), logits, atol=1e-5)
+    assert card.task == "segmentation" and card.classes == ("background", "road")
+    assert card.output_indices("segmentation") == {"no label": 0, "background": 1, "road": 2}
+    assert card.bands == model.bands and card.dn_offset == -0.1
+    with pytest.raises(FileNotFoundError, match="model"):
+        load_road_model(tmp_path)
+
+
+def test_exported_road_model_speaks_the_shared_segmentation_convention(tmp_path: Path):
+    from eotdl_tutorials.models.export import load_model
+
+    model = _model()
+    export_road_model(model, tmp_path / "m", "roads-test", input_size=32, onnx=False)
+    shared = load_model(tmp_path / "m")  # what use case C's inference API loads
+    x = torch.rand(1, 4, 32, 32)
+    with torch.no_grad():
+        logits = shared(x)
+        road = torch.sigmoid(model(x))[:, 0]
+    assert logits.shape == (1, 3, 32, 32)
+    assert torch.allclose(torch.softmax(logits, 1)[:, 2], road, atol=1e-5)
+
+
+def _write_scene(path: Path, width: int, height: int, crs: str = f"EPSG:{EPSG}", res=10.0,
+                 count: int = 12, describe: bool = True) -> None:  # fmt: skip
+    rng = np.random.default_rng(1)
+    data = rng.integers(1500, 3000, (count, height, width)).astype(np.uint16)
+    data[:, :, :3] = 0  # a no-data edge
+    with rasterio.open(
+        path, "w", driver="GTiff", width=width, height=height, count=count, dtype="uint16",
+        crs=crs, transform=from_origin(X0 if res == 10.0 else 3.0, Y0 if res == 10.0 else 47.8,
+                                       res, res), nodata=0,
+    ) as dst:  # fmt: skip
+        dst.write(data)
+        if describe:
+            for i, band in enumerate(S2_BANDS[:count], start=1):
+                dst.set_band_description(i, band.name)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    return export_road_model(_model(), tmp_path / "model", "roads-test", 32, onnx=False).model_dir
+
+
+def test_predict_scene_small_scene_keeps_no_data(tmp_path: Path, model_dir: Path):
+    scene = tmp_path / "scene.tif"
+    _write_scene(scene, 50, 40)  # smaller than one 128 px tile
+    result = predict_scene(scene, model_dir, tmp_path / "out", progress=False)
+    assert not result.warped and result.band_mapping == "band descriptions"
+    with rasterio.open(result.probability) as src, rasterio.open(scene) as ref:
+        assert (src.crs, src.transform, src.shape) == (ref.crs, ref.transform, ref.shape)
+        prob = src.read(1)
+        assert (prob[:, :3] == src.nodata).all()
+        assert ((prob[:, 3:] >= 0) & (prob[:, 3:] <= 1)).all()
+    lines = gpd.read_file(result.roads)
+    assert lines.crs.to_epsg() == 4326
+
+
+def test_predict_scene_in_a_geographic_crs_is_warped_and_written_on_its_grid(
+    tmp_path: Path, model_dir: Path
+):
+    scene = tmp_path / "geographic.tif"
+    _write_scene(scene, 60, 40, crs="EPSG:4326", res=0.0001)
+    result = predict_scene(scene, model_dir, tmp_path / "geo", progress=False)
+    assert result.warped
+    with rasterio.open(result.probability) as src:
+        assert src.crs.to_epsg() == 4326 and src.shape == (40, 60)
+        assert (src.read(1)[:, :3] == src.nodata).all()
+
+
+def test_unmappable_bands_fail_clearly_and_write_nothing(tmp_path: Path, model_dir: Path, capsys):
+    scene = tmp_path / "five.tif"
+    _write_scene(scene, 40, 40, count=5, describe=False)
+    status = main(["roads", "predict", str(scene), "--model", str(model_dir),
+                   "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+    assert status == 2
+    assert "cannot tell which bands" in capsys.readouterr().err
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+    good = tmp_path / "good.tif"
+    _write_scene(good, 40, 40)
+    status = main(["roads", "predict", str(good), "--model", str(model_dir),
+                   "--out", str(tmp_path / "good"), "--quiet"])  # fmt: skip
+    assert status == 0
+    assert (tmp_path / "good_probability.tif").is_file()
+    assert (tmp_path / "good_roads.geojson").is_file()
+
+
+def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):
+    from eotdl_tutorials.roads import build_road_dataset, read_road_dataset
+    from eotdl_tutorials.world import open_world
+
+    world = open_world(ci_world)
+    roads = gpd.read_parquet(ci_world / "roads" / "roads.parquet")
+    assert (roads["width"] > 0).all()
+    dataset = build_road_dataset(world, tmp_path / "roads", test_regions=["rhine-east"],
+                                 progress=False)  # fmt: skip
+    n = len(dataset.index)
+    assert n >= 4 and dataset.images.shape == (n, 10, 150, 150)
+    test_rows = dataset.split("test")
+    assert set(dataset.index["region"].iloc[test_rows]) == {"rhine-east"}
+    assert "rhine-east" not in set(dataset.index["region"].iloc[dataset.split("train")])
+    assert (dataset.index["dt_days"].abs() <= 30).all()
+    assert np.isfinite(dataset.images).mean() > 0.99
+    shares = {k: v.mean() for k, v in dataset.labels.items()}
+    assert 0 < shares["nearest"] < shares["area_fraction"] < shares["vector_width"] < 0.3
+    again = read_road_dataset(tmp_path / "roads")
+    assert np.array_equal(again.labels["vector_width"], dataset.labels["vector_width"])
+    with pytest.raises(ValueError, match="no road images in regions"):
+        build_road_dataset(world, tmp_path / "other", test_regions=["atlantis"], progress=False)
+
+
+def test_the_unet_can_start_from_a_use_case_a_encoder(tmp_path: Path):
+    from eotdl_tutorials.data import BandStats
+    from eotdl_tutorials.models import SensorEncoder
+    from eotdl_tutorials.models.export import save_encoder
+    from eotdl_tutorials.roads import init_from_encoder
+
+    torch.manual_seed(1)
+    stats = BandStats(("blue", "green", "red"), (0.1,) * 3, (0.05,) * 3)
+    encoder = SensorEncoder("s2", stats, arch="resnet18", input_size=32)
+    save_encoder(encoder, tmp_path / "bt", onnx=False)
+    model = _model()  # reads red, green, blue, nir
+    missing = init_from_encoder(model, tmp_path / "bt")
+    assert missing == ["nir"]
+    conv = model.unet.encoder.state_dict()["conv1.weight"]
+    source = encoder.backbone.state_dict()["conv1.weight"]
+    assert torch.equal(conv[:, 0], source[:, 2]) and torch.equal(conv[:, 2], source[:, 0])
+    assert not conv[:, 3].any()
+    layer = "layer1.0.conv1.weight"
+    assert torch.equal(model.unet.encoder.state_dict()[layer], encoder.backbone.state_dict()[layer])
