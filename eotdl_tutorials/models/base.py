@@ -25,21 +25,9 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-class EncoderTask(BaseTask):
-    """A task that trains a :class:`SensorEncoder` (built from the ``sensor``/``stats`` hparams)."""
-
-    ignore = None
-    encoder: SensorEncoder
-
-    def make_encoder(self) -> SensorEncoder:
-        """The encoder described by the hyperparameters."""
-        return SensorEncoder(
-            self.hparams["sensor"],
-            BandStats.from_dict(self.hparams["stats"]),
-            arch=self.hparams["arch"],
-            input_size=self.hparams["input_size"],
-            pretrained=self.hparams["pretrained"],
-        )
+class WarmupCosineTask(BaseTask):
+    """A task trained with AdamW and a warm-up cosine schedule stepped every batch (hparams
+    ``lr``, ``weight_decay`` and ``warmup_fraction``)."""
 
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with a linear warm-up then cosine decay, stepped every batch."""
@@ -55,3 +43,20 @@ class EncoderTask(BaseTask):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+class EncoderTask(WarmupCosineTask):
+    """A task that trains a :class:`SensorEncoder` (built from the ``sensor``/``stats`` hparams)."""
+
+    ignore = None
+    encoder: SensorEncoder
+
+    def make_encoder(self) -> SensorEncoder:
+        """The encoder described by the hyperparameters."""
+        return SensorEncoder(
+            self.hparams["sensor"],
+            BandStats.from_dict(self.hparams["stats"]),
+            arch=self.hparams["arch"],
+            input_size=self.hparams["input_size"],
+            pretrained=self.hparams["pretrained"],
+        )

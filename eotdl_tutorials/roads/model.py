@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from torchgeo.trainers import BaseTask
 
-from eotdl_tutorials.models.base import warmup_cosine
+from eotdl_tutorials.models.base import WarmupCosineTask
 
 
 class RoadNet(nn.Module):
@@ -104,7 +103,7 @@ class RoadNet(nn.Module):
         )
 
 
-class RoadSegmentationTask(BaseTask):
+class RoadSegmentationTask(WarmupCosineTask):
     """Train a :class:`RoadNet` with BCE + Dice on road masks.
 
     Args:
@@ -164,21 +163,6 @@ class RoadSegmentationTask(BaseTask):
         size = batch["image"].shape[0]
         self.log("val_loss", self.loss(logits, batch["mask"]), batch_size=size)
         self.log("val_iou", inter / union.clamp(min=1), prog_bar=True, batch_size=size)
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        """AdamW with a linear warm-up then cosine decay, stepped every batch."""
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
-        )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(total * self.hparams["warmup_fraction"]))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, total, warmup)
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
 
 
 class RoadCrops(Dataset):

@@ -36,6 +36,15 @@ PRETRAINED = "Barlow Twins"
 RANDOM = "random weights"
 SUPERVISED = "supervised from scratch"
 MAJORITY = "majority class"
+#: The methods' names in the results file (EOTDL's comparison table).
+RESULT_METHODS = {
+    MAJORITY: "majority",
+    SUPERVISED: "scratch",
+    f"{PRETRAINED} + linear probe": "ssl_probe",
+    f"{PRETRAINED} + k-NN": "ssl_knn",
+    f"{RANDOM} + linear probe": "random_probe",
+    f"{RANDOM} + k-NN": "random_knn",
+}
 
 
 def embed(
@@ -169,6 +178,21 @@ class FewLabelResult:
         """Embeddings and labels of the training and test chips of ``encoder``, together."""
         stacked = np.concatenate([self.train_embeddings[encoder], self.test_embeddings[encoder]])
         return stacked, np.concatenate([self.train_labels, self.test_labels])
+
+    def results_rows(self) -> list[dict]:
+        """The table as results-file rows: ``method`` (short names, e.g. ``ssl_probe``),
+        ``labels_percent``, ``labels``, ``accuracy_mean``, ``accuracy_sd`` and ``draws``."""
+        return [
+            {
+                "method": RESULT_METHODS.get(row.method, row.method),
+                "labels_percent": round(100 * row.label_ratio, 3),
+                "labels": int(row.labels),
+                "accuracy_mean": row.accuracy,
+                "accuracy_sd": row.accuracy_std,
+                "draws": int(row.draws),
+            }
+            for row in self.table.itertuples()
+        ]
 
     def pivot(self) -> pd.DataFrame:
         """Accuracy with one row per method and one column per label ratio."""
