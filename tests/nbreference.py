@@ -1,13 +1,13 @@
 """Reference outputs of the notebooks' ci runs, compared the way nbval compares them.
 
 The ci profile is deterministic (fixed seeds, the ci sample world), so what a notebook prints in
-it is a fact the tests can hold it to. ``tests/references/<notebook>.ipynb`` keeps each executed
+it is a fact the tests can hold it to. ``tests/references/<notebook>.out.json`` keeps each executed
 notebook with its text outputs (images left out); ``tests/references/sanitize.cfg`` holds the
 regular expressions, in nbval's ``--sanitize-with`` format, that replace what varies between runs
 (times, paths, addresses, progress bars). The notebook test runs each notebook once, with
 papermill, and compares its outputs with these, cell by cell; nothing is executed twice. The
-references also work with nbval itself, e.g. ``pytest --nbval tests/references/X.ipynb
---sanitize-with tests/references/sanitize.cfg``.
+references are notebooks in nbformat (stored under another suffix, so that nothing takes them
+for course notebooks with outputs committed); nbval reads them once copied to ``X.ipynb``.
 
 Regenerate them after a notebook changed (and check the diff: it is what the change did):
 
@@ -31,11 +31,18 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = Path(__file__).resolve().parent / "references"
 SANITIZE = REFERENCES / "sanitize.cfg"
+#: The suffix of a reference file (a notebook in nbformat, not a course notebook).
+SUFFIX = ".out.json"
 #: Output types compared, and within rich outputs the MIME type compared (as nbval, images and
 #: widget views are not compared; HTML tables are compared through their text/plain form).
 COMPARED_MIME = "text/plain"
 #: Cells with this tag are not compared (nbval's tag).
 IGNORE_TAG = "nbval-ignore-output"
+
+
+def reference_path(notebook: str) -> Path:
+    """The reference file of ``notebook`` (its name or stem)."""
+    return REFERENCES / f"{Path(notebook).stem}{SUFFIX}"
 
 
 def sanitizers(path: Path = SANITIZE) -> list[tuple[re.Pattern[str], str]]:
@@ -130,7 +137,7 @@ def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def write_reference(executed: Path) -> Path:
     """Write the reference of one executed notebook; return its path."""
-    path = REFERENCES / executed.name
+    path = reference_path(executed.stem)
     path.parent.mkdir(exist_ok=True)
     reference = reference_of(nbformat.read(executed, as_version=4))
     nbformat.write(reference, path)

@@ -21,7 +21,7 @@ import nbformat
 import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-from nbreference import IGNORE_TAG, REFERENCES, cell_texts, compare, sanitizers
+from nbreference import IGNORE_TAG, cell_texts, compare, reference_path, sanitizers
 
 from eotdl_tutorials.results import read_results, results_dir
 
@@ -126,7 +126,7 @@ def test_notebook_runs_in_ci_profile(notebook: Path, executed: ExecutedNotebooks
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_outputs_match_reference(notebook: Path, executed: ExecutedNotebooks) -> None:
-    reference = REFERENCES / notebook.name
+    reference = reference_path(notebook.name)
     assert reference.is_file(), (
         f"no reference outputs for {notebook.name}: write them with "
         "`.venv/bin/python tests/nbreference.py --from test-output/notebooks` after this run"
@@ -147,7 +147,7 @@ def test_a_changed_expected_value_fails(executed: ExecutedNotebooks) -> None:
     """The comparison is not vacuous: change one expected output of a reference, and it fails."""
     notebook = NOTEBOOKS[0]
     ran = nbformat.read(executed.run(notebook), as_version=4)
-    reference = nbformat.read(REFERENCES / notebook.name, as_version=4)
+    reference = nbformat.read(reference_path(notebook.name), as_version=4)
     assert compare(ran, reference, sanitizers()) == []
     pairs = zip(
         [c for c in ran.cells if c.cell_type == "code"],
