@@ -8,22 +8,18 @@ The server binds to 127.0.0.1 unless told otherwise.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import requests
 import uvicorn
 
+from eotdl_tutorials.processes import ChildProcess
 from eotdl_tutorials.serving.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, create_app
 from eotdl_tutorials.serving.registry import load_models
 from eotdl_tutorials.stac.server import HOST, PortInUseError, check_port_free, free_port
@@ -98,8 +94,7 @@ class InferenceServer:
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self._child: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._child: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -112,7 +107,7 @@ class InferenceServer:
     def running(self) -> bool:
         """Whether the server is up."""
         if self._child is not None:
-            return self._child.poll() is None
+            return self._child.running
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> InferenceServer:
@@ -145,21 +140,11 @@ class InferenceServer:
         ]  # fmt: skip
         for origin in cors:
             command += ["--cors-origin", origin]
-        self._log = tempfile.TemporaryFile()
-        self._child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        self._child = ChildProcess(command)
 
     def server_output(self) -> str:
         """What a child server printed so far."""
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace").strip()
+        return self._child.output() if self._child is not None else ""
 
     def _wait_until_healthy(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
@@ -191,16 +176,8 @@ class InferenceServer:
         if thread is not None:
             thread.join(timeout_s)
         child, self._child = self._child, None
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if child is not None:
+            child.stop(timeout_s)
         self.port = None
         atexit.unregister(self.stop)
 
@@ -222,8 +199,3 @@ def _port_taken(port: int) -> bool:
     except PortInUseError:
         return True
     return False
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): get SIGTERM when the thread that started it ends."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

@@ -13,23 +13,20 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 from eotdl_tutorials import data_dir
+from eotdl_tutorials.processes import ChildProcess
 
 if TYPE_CHECKING:
     from eotdl_tutorials.stac.pgstac import PgCluster
@@ -39,7 +36,6 @@ DEFAULT_PORT = 7822
 #: The STAC API servers :class:`LocalStacApi` can run.
 BACKENDS = ("rustac", "pgstac")
 Backend = Literal["rustac", "pgstac"]
-_PR_SET_PDEATHSIG = 1
 #: Tries at starting on a port picked at random, in case another program takes it meanwhile.
 _FREE_PORT_TRIES = 3
 
@@ -86,13 +82,6 @@ def world_stac_hrefs(world_dir: str | os.PathLike[str]) -> list[Path]:
             "`eotdl-tutorials world build`"
         )
     return hrefs
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): get SIGTERM when the thread that started it ends, so a
-    killed notebook kernel or test run leaves no server behind."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def check_port_free(port: int) -> None:
@@ -150,8 +139,7 @@ class LocalStacApi:
         self.requested_port = port or None
         self.startup_timeout_s = startup_timeout_s
         self.port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._process: ChildProcess | None = None
         self._cluster: PgCluster | None = None
         self._database: str | None = None
 
@@ -170,7 +158,7 @@ class LocalStacApi:
     @property
     def running(self) -> bool:
         """Whether the server process is alive."""
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.running
 
     def start(self) -> LocalStacApi:
         """Start the server and wait until ``GET /`` answers."""
@@ -230,15 +218,7 @@ class LocalStacApi:
         ]
 
     def _launch(self, port: int) -> None:
-        command = self._command(port)
-        self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        self._process = ChildProcess(self._command(port))
         self.port = port
         try:
             self._wait_until_ready()
@@ -248,16 +228,13 @@ class LocalStacApi:
 
     def server_output(self) -> str:
         """What the server printed so far (stdout and stderr)."""
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace").strip()
+        return self._process.output() if self._process is not None else ""
 
     def _wait_until_ready(self) -> None:
         assert self._process is not None
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if not self._process.running:
                 output = self.server_output()
                 if "Address already in use" in output or "address already in use" in output:
                     raise PortInUseError(self.port or 0)
@@ -288,16 +265,7 @@ class LocalStacApi:
     def _stop_process(self, timeout_s: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+            process.stop(timeout_s)
         self.port = None
 
     def __enter__(self) -> LocalStacApi:
