@@ -74,6 +74,15 @@ class LandCoverSet:
         """Row positions of ``name`` (train, val or test)."""
         return np.flatnonzero(self.index["split"].to_numpy() == name)
 
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """WGS84 bounds (west, south, east, north) of every tile (None for a set without
+        footprints)."""
+        if "footprint" not in self.index:
+            return None
+        footprints = shapely.from_wkt(self.index["footprint"].to_numpy())
+        west, south, east, north = shapely.total_bounds(footprints)
+        return float(west), float(south), float(east), float(north)
+
     def reflectance(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """The tiles ``rows`` as float32 reflectance."""
         return self.images[rows].astype(np.float32) * np.float32(self.dn_scale)

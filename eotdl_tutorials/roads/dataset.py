@@ -106,6 +106,13 @@ class RoadDataset:
             )
         return [self.bands.index(b) for b in bands]
 
+    def bounds(self) -> tuple[float, float, float, float]:
+        """WGS84 bounds (west, south, east, north) of every chip."""
+        west, south, east, north = shapely.GeometryCollection(
+            chip_footprints(self.index.reset_index(drop=True))
+        ).bounds
+        return float(west), float(south), float(east), float(north)
+
     def grid(self, row: int) -> ChipGrid:
         """The 10 m grid of chip ``row``."""
         r = self.index.iloc[row]
