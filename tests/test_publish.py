@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -33,6 +34,7 @@ from eotdl_tutorials.publish import (
     LABEL_EXTENSION,
     check_eotdl_ready,
     eotdl_name,
+    is_published,
     label_properties,
     read_eotdl_metadata,
     write_eotdl_readme,
@@ -279,3 +281,22 @@ def test_label_items_pass_the_stac_validator(offline):
     assert validate_stac_object(item) is None
     item["properties"]["label:type"] = "mask"  # not raster nor vector
     assert validate_stac_object(item) is not None
+
+
+def test_older_folders_get_readme_and_catalog_when_reopened(
+    pair_store_folder, landcover_set_folder, road_dataset_folder, ci_world
+):
+    """A dataset folder written before the course published them gets its README.md and
+    catalog when reopened; a land-cover set without footprints is rebuilt with them."""
+    for folder in (pair_store_folder, landcover_set_folder, road_dataset_folder):
+        (folder / "README.md").unlink()
+        (folder / "catalog.json").unlink()
+    index = pd.read_parquet(landcover_set_folder / "index.parquet")
+    index.drop(columns=["datetime", "footprint"]).to_parquet(landcover_set_folder / "index.parquet")
+    assert ensure_pair_store("ci", progress=False) == pair_store_folder
+    build_road_dataset(open_world(ci_world), road_dataset_folder, progress=False)
+    rebuilt = ensure_landcover_set("ci", progress=False)
+    assert {"datetime", "footprint"} <= set(rebuilt.index.columns)
+    for folder in (pair_store_folder, landcover_set_folder, road_dataset_folder):
+        assert is_published(folder), folder
+        assert read_eotdl_metadata(folder).name == eotdl_name(folder.name)
