@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import shapely
 import yaml
 
 from eotdl_tutorials.files import atomic_path, write_json
@@ -36,6 +38,11 @@ COURSE_AUTHORS = ("eotdl-tutorials",)
 STAC_VERSION = "1.0.0"
 CATALOG_NAME = "catalog.json"
 README_NAME = "README.md"
+#: Media types of the course's packed files.
+NPY = "application/x-npy"
+NPZ = "application/x-npz"
+PARQUET = "application/vnd.apache.parquet"
+JSON = "application/json"
 
 
 def check_name(name: str) -> str:
@@ -173,6 +180,106 @@ def collection_dict(
     }
 
 
+def utc_stamp(value: Any) -> str:
+    """``value`` (a date, a datetime, a string or a Timestamp) as a STAC datetime in UTC."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def footprint_item(
+    item_id: str,
+    footprint: shapely.Geometry,
+    datetime: Any,
+    properties: Mapping[str, Any] | None = None,
+    assets: Mapping[str, Mapping[str, Any]] | None = None,
+    extensions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A STAC Item dict of one sample: its ``footprint`` (EPSG:4326), ``datetime``, more
+    ``properties`` and ``assets`` (hrefs relative to the dataset's folder)."""
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": list(extensions),
+        "id": str(item_id),
+        "geometry": shapely.geometry.mapping(footprint),
+        "bbox": list(footprint.bounds),
+        "properties": {"datetime": utc_stamp(datetime), **(properties or {})},
+        "links": [],
+        "assets": {key: dict(asset) for key, asset in (assets or {}).items()},
+    }
+
+
+def arrays_item(
+    item_id: str, items: Sequence[Mapping[str, Any]], assets: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The Item of a dataset's packed files (``assets``): the envelope of ``items`` and the
+    period of their datetimes."""
+    if not items:
+        raise ValueError(f"{item_id}: no items, nothing to publish")
+    hull = shapely.union_all([shapely.geometry.shape(i["geometry"]) for i in items]).envelope
+    times = sorted(i["properties"]["datetime"] for i in items)
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [],
+        "id": item_id,
+        "geometry": shapely.geometry.mapping(hull),
+        "bbox": list(hull.bounds),
+        "properties": {"datetime": None, "start_datetime": times[0], "end_datetime": times[-1]},
+        "links": [],
+        "assets": {key: dict(asset) for key, asset in assets.items()},
+    }
+
+
+def file_asset(href: str, media_type: str, title: str, role: str = "data") -> dict[str, Any]:
+    """An asset of one of the dataset's files (``href`` relative to its folder)."""
+    return {"href": href, "type": media_type, "title": title, "roles": [role]}
+
+
+def publish_dataset(
+    folder: str | os.PathLike[str],
+    description: str,
+    items: Sequence[dict[str, Any]],
+    kind: str,
+    arrays_assets: Mapping[str, Mapping[str, Any]],
+    **collection_fields: Any,
+) -> Path:
+    """Make a dataset folder EOTDL-ready: ``README.md`` (the folder's name is the EOTDL name,
+    ``description`` the text under a title) and a catalog of two Collections,
+    ``{name}-{kind}`` holding ``items`` (one per sample) and ``{name}-arrays`` holding one Item
+    whose assets are the packed files (``arrays_assets``) the course's readers use.
+    ``collection_fields``: more fields of the items' Collection (e.g. ``summaries``).
+    Returns the catalog's path."""
+    folder = Path(folder)
+    if not items:
+        raise ValueError(f"{folder} holds no samples: nothing to publish")
+    name = eotdl_name(folder.name)
+    write_eotdl_readme(folder, name=name, description=f"# {name}\n\n{description.strip()}")
+    samples = collection_dict(
+        f"{name}-{kind}",
+        f"The {kind} of {name}, one Item each.",
+        items,
+        **collection_fields,
+    )
+    arrays = arrays_item(f"{name}-arrays", items, arrays_assets)
+    packed = collection_dict(
+        f"{name}-arrays", f"The packed arrays, index and metadata of {name}.", [arrays]
+    )
+    return write_stac_catalog(
+        folder,
+        name,
+        f"The {name} dataset of eotdl-tutorials.",
+        [CollectionSpec(samples, list(items)), CollectionSpec(packed, [arrays])],
+    )
+
+
+def is_published(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds the ``README.md`` and ``catalog.json`` of an EOTDL dataset."""
+    folder = Path(folder)
+    return (folder / README_NAME).is_file() and (folder / CATALOG_NAME).is_file()
+
+
 def write_stac_catalog(
     folder: str | os.PathLike[str],
     catalog_id: str,
@@ -272,19 +379,21 @@ def check_eotdl_ready(folder: str | os.PathLike[str]) -> Path:
     catalog = folder / CATALOG_NAME
     if not catalog.is_file():
         raise FileNotFoundError(f"{folder} is not EOTDL-ready: it has no {CATALOG_NAME}")
-    report = validate_stac_tree(catalog).raise_for_errors()
-    expected = {where.rsplit("#", 1)[1] for where in report.checked if "/items/" in where}
+    validate_stac_tree(catalog).raise_for_errors()
     import pyarrow.parquet as pq
+    import pystac
     from eotdl.files.ingest import prep_ingest_stac
     from stac_geoparquet.arrow import stac_table_to_items
 
     parquet = Path(prep_ingest_stac(folder))
     items = list(stac_table_to_items(pq.read_table(parquet)))
     found = {item["id"] for item in items}
-    if found != expected:
+    expected = {item.id for item in pystac.Catalog.from_file(catalog).get_items(recursive=True)}
+    if found != expected or not found:
         raise ValueError(
-            f"EOTDL's {parquet} holds {len(found)} items, the catalog {len(expected)}: "
-            f"missing {sorted(expected - found)[:5]}, extra {sorted(found - expected)[:5]}"
+            f"EOTDL's {parquet} holds {len(found)} items, the catalog {len(expected)} (EOTDL "
+            "ingests the Items of the catalog's Collections only): missing "
+            f"{sorted(expected - found)[:5]}, extra {sorted(found - expected)[:5]}"
         )
     unsized = [i["id"] for i in items for a in i["assets"].values() if "size" not in a]
     if unsized:

@@ -13,29 +13,50 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from eotdl_tutorials import data_dir
 from eotdl_tutorials.data import BandStats, ChipStore
 from eotdl_tutorials.data.sample import ensure_chip_store
+from eotdl_tutorials.labels import read_scaneo_export, write_label_catalog, write_scaneo_export
 from eotdl_tutorials.models import SensorEncoder
 from eotdl_tutorials.models.geotiff import L2A_12
+from eotdl_tutorials.multitask import (
+    ensure_landcover_set,
+    export_landcover_model,
+    landcover_set_dir,
+    tile_mask,
+)
+from eotdl_tutorials.multitask.training import TrainedModel, new_model
 from eotdl_tutorials.publish import (
     LABEL_EXTENSION,
     check_eotdl_ready,
     eotdl_name,
+    is_published,
     label_properties,
     read_eotdl_metadata,
     write_eotdl_readme,
 )
+from eotdl_tutorials.roads import RoadNet, build_road_dataset, export_road_model
 from eotdl_tutorials.stac.schemas import local_schema_map, schema_path
 from eotdl_tutorials.stac.validate import validate_stac_object, validate_stac_tree
+from eotdl_tutorials.superres import PAIR_BANDS, SuperResolver, ensure_pair_store, export_superres
 from eotdl_tutorials.training.pretrain import publish_encoder
+from eotdl_tutorials.world import open_world
 
 #: label -> name of the fixture that returns an output folder written the course's way.
 OUTPUT_FOLDERS = {
     "chip-store": "chip_store_folder",
     "encoder": "encoder_folder",
+    "superres-pairs": "pair_store_folder",
+    "superres-model": "superres_model_folder",
+    "landcover-set": "landcover_set_folder",
+    "scaneo-label-catalog": "label_catalog_folder",
+    "landcover-model": "landcover_model_folder",
+    "road-dataset": "road_dataset_folder",
+    "road-model": "road_model_folder",
 }
 
 
@@ -63,6 +84,79 @@ def encoder_folder(chip_store_folder, tmp_path_factory) -> Path:
     encoder = SensorEncoder("s2", stats, arch="test_resnet", input_size=16).eval()
     folder = tmp_path_factory.mktemp("models") / "barlow-twins-s2-test"
     return publish_encoder(encoder, folder, ChipStore(chip_store_folder), onnx=False)
+
+
+@pytest.fixture(scope="session")
+def pair_store_folder(ci_world) -> Path:
+    """The ci super-resolution pair store, as notebooks B1 and B2 write it."""
+    return ensure_pair_store("ci", progress=False)
+
+
+@pytest.fixture(scope="session")
+def superres_model_folder(pair_store_folder, tmp_path_factory) -> Path:
+    """A super-resolution model exported as B2 exports ESRT (untrained, tiny, no ONNX)."""
+    torch.manual_seed(0)
+    model = SuperResolver("cnn", PAIR_BANDS, 2, options={"channels": 8, "blocks": 1})
+    folder = tmp_path_factory.mktemp("models") / "superres-cnn-x2-test"
+    bbox = ChipStore(pair_store_folder).bounds()
+    return export_superres(model, folder, input_size=16, onnx=False, bbox=bbox).model_dir
+
+
+@pytest.fixture(scope="session")
+def landcover_set(ci_world):
+    """The ci land-cover set, as notebooks C1 to C4 build it."""
+    return ensure_landcover_set("ci", progress=False)
+
+
+@pytest.fixture(scope="session")
+def landcover_set_folder(landcover_set) -> Path:
+    return landcover_set_dir("ci")
+
+
+@pytest.fixture(scope="session")
+def label_catalog_folder(landcover_set, tmp_path_factory) -> Path:
+    """Two tiles exported to SCANEO and written as a label catalog, as notebook C1 does."""
+    scaneo = tmp_path_factory.mktemp("scaneo") / "landcover-ci"
+    chosen = landcover_set.index.iloc[:2]
+    images = {row.id: row.image for row in chosen.itertuples()}
+    masks = {row.id: tile_mask(row.label) for row in chosen.itertuples()}
+    write_scaneo_export(scaneo, images, masks, landcover_set.classes)
+    out = scaneo.parent / f"{scaneo.name}-stac"
+    write_label_catalog(read_scaneo_export(scaneo), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def landcover_model_folder(landcover_set, tmp_path_factory) -> Path:
+    """A multi-task land-cover model exported as C2 exports it (untrained, tiny U-Net; its
+    export always checks ONNX)."""
+    torch.manual_seed(0)
+    rows = landcover_set.split("train")[:8]
+    model = new_model(landcover_set, rows, ("classification", "segmentation"), depth=3,
+                      decoder_channels=(16, 8, 8), arch="resnet18")  # fmt: skip
+    folder = tmp_path_factory.mktemp("models") / "landcover-multitask"
+    trained = TrainedModel(model, 0.0, "none", "random")
+    bbox = landcover_set.bounds()
+    return export_landcover_model(trained, folder, landcover_set.classes, 32, bbox=bbox).model_dir
+
+
+@pytest.fixture(scope="session")
+def road_dataset_folder(ci_world) -> Path:
+    """The ci road dataset, as notebooks D1 and D2 build it."""
+    folder = data_dir() / "roads-ci"
+    build_road_dataset(open_world(ci_world), folder, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def road_model_folder(tmp_path_factory) -> Path:
+    """A road model exported as D2 exports it (untrained, tiny, no ONNX), without the bbox of
+    its training data: its Item then covers the whole globe."""
+    torch.manual_seed(0)
+    model = RoadNet(("red", "green", "blue", "nir"), [0.1] * 4, [0.05] * 4, "resnet18", 3,
+                    (16, 8, 4))  # fmt: skip
+    folder = tmp_path_factory.mktemp("models") / "roads-test"
+    return export_road_model(model.eval(), folder, "roads-test", 32, onnx=False).model_dir
 
 
 @pytest.fixture(params=sorted(OUTPUT_FOLDERS))
@@ -187,3 +281,22 @@ def test_label_items_pass_the_stac_validator(offline):
     assert validate_stac_object(item) is None
     item["properties"]["label:type"] = "mask"  # not raster nor vector
     assert validate_stac_object(item) is not None
+
+
+def test_older_folders_get_readme_and_catalog_when_reopened(
+    pair_store_folder, landcover_set_folder, road_dataset_folder, ci_world
+):
+    """A dataset folder written before the course published them gets its README.md and
+    catalog when reopened; a land-cover set without footprints is rebuilt with them."""
+    for folder in (pair_store_folder, landcover_set_folder, road_dataset_folder):
+        (folder / "README.md").unlink()
+        (folder / "catalog.json").unlink()
+    index = pd.read_parquet(landcover_set_folder / "index.parquet")
+    index.drop(columns=["datetime", "footprint"]).to_parquet(landcover_set_folder / "index.parquet")
+    assert ensure_pair_store("ci", progress=False) == pair_store_folder
+    build_road_dataset(open_world(ci_world), road_dataset_folder, progress=False)
+    rebuilt = ensure_landcover_set("ci", progress=False)
+    assert {"datetime", "footprint"} <= set(rebuilt.index.columns)
+    for folder in (pair_store_folder, landcover_set_folder, road_dataset_folder):
+        assert is_published(folder), folder
+        assert read_eotdl_metadata(folder).name == eotdl_name(folder.name)

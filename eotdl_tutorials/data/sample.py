@@ -25,12 +25,12 @@ def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     when its store is missing.
     """
     from eotdl_tutorials.matching import match
-    from eotdl_tutorials.tiling import tile
+    from eotdl_tutorials.tiling import ensure_published, tile
     from eotdl_tutorials.world import ensure_world
 
     out = chip_store_dir(profile)
     if (out / "meta.json").is_file():
-        return out
+        return ensure_published(out)  # README and catalog of an older store too
     if WORLD_PROFILE[profile] is None:
         raise FileNotFoundError(
             f"the {profile} profile trains on real data, and there is no chip store in {out}: "

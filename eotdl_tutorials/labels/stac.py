@@ -1,8 +1,10 @@
-"""A SCANEO export as a STAC catalog with the label extension, ready to publish.
+"""A SCANEO export as a STAC catalog with the label extension, EOTDL-ready.
 
 One label Item per labelled image: its footprint, ``label:type`` vector, the tasks present
 (classification, segmentation), the class list and the count per class, the GeoJSON labels as
-its ``labels`` asset and a ``source`` link to the image.
+its ``labels`` asset, the image as its ``image`` asset and ``source`` link. The Items sit in
+one Collection under the catalog (EOTDL ingests the Items of a catalog's Collections), and the
+folder gets EOTDL's ``README.md``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pystac.extensions.label import LabelClasses, LabelCount, LabelExtension, La
 from rasterio.warp import transform_bounds
 
 from eotdl_tutorials.labels.scaneo import ScaneoExport
+from eotdl_tutorials.publish import eotdl_name, write_eotdl_readme
 
 
 def _label_item(export: ScaneoExport, image: str, moment: dt.datetime) -> pystac.Item:
@@ -56,7 +59,8 @@ def _label_item(export: ScaneoExport, image: str, moment: dt.datetime) -> pystac
 
 
 def _attach_files(item: pystac.Item, stem: str) -> None:
-    """The labels asset and the source link, beside the Item (hrefs made relative on save)."""
+    """The labels and image assets and the source link, beside the Item (hrefs made relative
+    on save)."""
     folder = Path(item.get_self_href()).parent
     item.add_asset(
         "labels",
@@ -64,9 +68,9 @@ def _attach_files(item: pystac.Item, stem: str) -> None:
             str(folder / f"{stem}.geojson"), media_type="application/geo+json", roles=["labels"]
         ),
     )
-    item.add_link(
-        pystac.Link("source", str(folder / f"{stem}.tif"), media_type=pystac.MediaType.COG)
-    )
+    image = str(folder / f"{stem}.tif")
+    item.add_asset("image", pystac.Asset(image, media_type=pystac.MediaType.COG, roles=["data"]))
+    item.add_link(pystac.Link("source", image, media_type=pystac.MediaType.COG))
 
 
 def write_label_catalog(
@@ -75,27 +79,44 @@ def write_label_catalog(
     catalog_id: str = "scaneo-labels",
     moment: dt.datetime | None = None,
 ) -> pystac.Catalog:
-    """Write ``export`` as a self-contained STAC catalog in ``out`` (labels and images copied
-    beside their Items) and return it. ``moment`` dates the Items (default: now)."""
+    """Write ``export`` as a self-contained, EOTDL-ready STAC catalog in ``out`` (labels and
+    images copied beside their Items, ``README.md`` whose EOTDL name is ``out``'s folder name)
+    and return it. ``moment`` dates the Items (default: now)."""
     out = Path(out)
     moment = moment or dt.datetime.now(dt.UTC)
-    catalog = pystac.Catalog(
-        id=catalog_id,
-        description=f"Labels of {len(export.annotations)} images ({', '.join(export.labels)})",
+    description = f"Labels of {len(export.annotations)} images ({', '.join(export.labels)})"
+    catalog = pystac.Catalog(id=catalog_id, description=description)
+    stems = {
+        image: Path(image).with_suffix("").as_posix().replace("/", "-")
+        for image in sorted(export.annotations)
+    }
+    items = [_label_item(export, image, moment) for image in stems]
+    if not items:
+        raise ValueError(f"the SCANEO export in {export.root} labels no image: nothing to write")
+    collection = pystac.Collection(
+        id=f"{catalog_id}-items",
+        description=f"{description}, one label Item per image (label extension)",
+        extent=pystac.Extent.from_items(items),
+        license="CC-BY-4.0",
     )
-    for image in sorted(export.annotations):
-        item = _label_item(export, image, moment)
-        catalog.add_item(item)
+    collection.add_items(items)
+    catalog.add_child(collection)
     catalog.normalize_hrefs(str(out))
-    for image in sorted(export.annotations):
-        stem = Path(image).with_suffix("").as_posix().replace("/", "-")
-        _attach_files(catalog.get_item(f"{stem}-labels"), stem)
+    for stem in stems.values():
+        _attach_files(collection.get_item(f"{stem}-labels"), stem)
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
-    for image in sorted(export.annotations):
-        stem = Path(image).with_suffix("").as_posix().replace("/", "-")
-        folder = out / f"{stem}-labels"
+    for image, stem in stems.items():
+        folder = Path(collection.get_item(f"{stem}-labels").get_self_href()).parent
         shutil.copyfile(
             export.root / Path(image).with_suffix(".geojson"), folder / f"{stem}.geojson"
         )
         shutil.copyfile(export.image_path(image), folder / f"{stem}.tif")
+    name = eotdl_name(out.name)
+    write_eotdl_readme(
+        out,
+        name=name,
+        description=f"# {name}\n\n{description}, labelled in SCANEO (EOTDL's labelling tool) "
+        "and exported by the eotdl-tutorials course (use case C): one STAC label Item per image "
+        "with its GeoJSON labels (`label` and `task` properties) and the image beside it.",
+    )
     return catalog

@@ -224,6 +224,7 @@ def match(
     partitions: int | None = None,
     cell_deg: float = 1.0,
     retry: RetryPolicy | None = None,
+    sign: bool | None = None,
 ) -> MatchResult:
     """Match every footprint with scenes of ``collections`` (see the module docstring).
 
@@ -234,6 +235,8 @@ def match(
     None: no limit). ``scl_max_cloud``: also require at most this percentage of cloud pixels
     (SCL 8, 9, 10) inside the window of the chosen S2 scene, read from its ``scl`` COG.
     ``client``: a ``distributed.Client`` to run the join on, in ``partitions`` pieces.
+    ``sign``: sign the scenes' asset hrefs with a Planetary Computer SAS token (None: when
+    ``source`` is the Planetary Computer's STAC API).
     """
     started = time.perf_counter()
     rules = collection_rules(collections, time_buffer_days, max_cloud_cover)
@@ -246,7 +249,7 @@ def match(
         if column in fps:
             best[column] = fps[column].to_numpy()
     plan = plan_searches(windows, t_ns, rules, cell_deg, TIME_PIECES if is_api(source) else 1)
-    scene_frames, counter = fetch_scenes(source, plan, retry)
+    scene_frames, counter = fetch_scenes(source, plan, retry, sign=sign)
     results, per_collection = [], {}
     offset = 0
     for (rule, areas), scenes in zip(plan, scene_frames, strict=True):

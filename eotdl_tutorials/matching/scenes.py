@@ -165,6 +165,7 @@ def fetch_scenes(
     plan: list[tuple[MatchRules, list[SearchArea]]],
     retry: RetryPolicy | None = None,
     threads: int = SEARCH_THREADS,
+    sign: bool | None = None,
 ) -> tuple[list[gpd.GeoDataFrame], RequestCounter]:
     """The scenes of each ``(rules, areas)`` of ``plan`` as a frame (``items_to_frame``
     columns), and the requests sent.
@@ -173,7 +174,9 @@ def fetch_scenes(
     (then only filtered by collection). Each scene appears once per collection, however many
     areas it touches. The searches run in ``threads`` threads, each with its own client, and
     each thread turns its items into a frame at once: this process decodes and converts one
-    answer while the API prepares the next.
+    answer while the API prepares the next. ``sign``: sign the scenes' asset hrefs for the
+    Planetary Computer (None: when ``source`` is its API; see
+    :func:`~eotdl_tutorials.stac.needs_signing`).
     """
     if isinstance(source, gpd.GeoDataFrame):
         frames = [source[source["collection"] == rules.collection] for rules, _ in plan]
@@ -185,13 +188,13 @@ def fetch_scenes(
     searches = [(k, rules, area) for k, (rules, areas) in enumerate(plan) for area in areas]
     counters: list[RequestCounter] = []  # one per thread: no shared increments
     local = threading.local()
-    file = None if is_api(source) else open_source(source)  # a file is read once, shared
+    file = None if is_api(source) else open_source(source, sign=sign)  # read once, shared
 
     def search(i: int) -> gpd.GeoDataFrame:
         if file is None and not hasattr(local, "source"):
             counter = RequestCounter()
             counters.append(counter)
-            local.source = open_source(source, counter, retry)
+            local.source = open_source(source, counter, retry, sign)
         _, rules, area = searches[i]
         items = search_item_dicts(
             file if file is not None else local.source, **search_arguments(rules, area)

@@ -72,6 +72,8 @@ CONFIG_NAME = "model.json"
 WEIGHTS_NAME = "model.pt"
 ONNX_NAME = "model.onnx"
 ITEM_NAME = "item.json"
+#: The extent of a model Item whose training area is not given (west, south, east, north).
+WHOLE_GLOBE = (-180.0, -90.0, 180.0, 90.0)
 #: ONNX Runtime must reproduce PyTorch's outputs within this (absolute) at export.
 ONNX_TOLERANCE = 1e-4
 #: Modules (and their sub-modules) whose callables a model folder may name as its factory.
@@ -334,18 +336,16 @@ def mlm_item(
 ) -> pystac.Item:
     """A STAC Item (MLM extension) of the card: bands, input size, normalisation, outputs.
 
-    ``bbox`` (WGS84) and ``start``/``end`` describe the training data; without them the Item has
-    no geometry and is dated now. Assets point at the files of a model folder.
+    ``bbox`` (WGS84) and ``start``/``end`` describe the training data; without them the Item
+    covers the whole globe (EOTDL ingests Items with a geometry only) and is dated now. Assets
+    point at the files of a model folder.
     """
-    geometry = None
-    if bbox is not None:
-        west, south, east, north = bbox
-        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-        geometry = {"type": "Polygon", "coordinates": [ring]}
+    west, south, east, north = bbox if bbox is not None else WHOLE_GLOBE
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     item = pystac.Item(
         id=card.name,
-        geometry=geometry,
-        bbox=list(bbox) if bbox is not None else None,
+        geometry={"type": "Polygon", "coordinates": [ring]},
+        bbox=[west, south, east, north],
         datetime=None if start and end else dt.datetime.now(dt.UTC),
         start_datetime=start if start and end else None,
         end_datetime=end if start and end else None,
@@ -575,7 +575,8 @@ def _mlm_output(card: ModelCard, name: str) -> ModelOutput:
     classes = None
     if name in card.endpoints:
         classes = [
-            Classification.create(value=index, name=label)
+            # MLM 1.4 takes classification 1.1's class object, where description is required
+            Classification.create(value=index, name=label, description=label)
             for label, index in card.output_indices(name).items()
         ]
     return ModelOutput.create(

@@ -2,9 +2,11 @@
 
 Every high-resolution tile of a world is read with its land-cover raster, averaged down to
 ``size`` pixels (the mask takes each block's most common class) and kept in one ``.npz`` per
-profile (:func:`ensure_landcover_set`). Masks follow SCANEO's convention: 0 = no label, class
-``i`` of the legend (0-based) is ``i + 1``. Splits are by place (the chip store's rule), and
-:func:`labelled_and_pool` cuts the training split into a small labelled set and a large pool.
+profile (:func:`ensure_landcover_set`), in an EOTDL-ready folder (``README.md`` and a STAC
+catalog: one label Item per tile, :func:`publish_landcover_set`). Masks follow SCANEO's
+convention: 0 = no label, class ``i`` of the legend (0-based) is ``i + 1``. Splits are by
+place (the chip store's rule), and :func:`labelled_and_pool` cuts the training split into a
+small labelled set and a large pool.
 """
 
 from __future__ import annotations
@@ -17,10 +19,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
+import shapely
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.files import atomic_path, write_json
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
+from eotdl_tutorials.publish import (
+    JSON,
+    LABEL_EXTENSION,
+    NPZ,
+    PARQUET,
+    file_asset,
+    footprint_item,
+    is_published,
+    label_properties,
+    publish_dataset,
+)
 from eotdl_tutorials.tiling import place_keys, split_of
 from eotdl_tutorials.world import World, ensure_world
 from eotdl_tutorials.world.sensors import HR_BANDS, HR_SCALE
@@ -28,6 +42,8 @@ from eotdl_tutorials.world.sensors import HR_BANDS, HR_SCALE
 SET_FORMAT = "eotdl-tutorials-landcover-set"
 #: Tile size (pixels) of the set in each profile: 384 m tiles seen at 6, 4 and 1 m.
 SET_SIZES = {"ci": 64, "default": 96, "full": 384}
+#: Columns of the index that place each tile (its date and its footprint in EPSG:4326, WKT).
+PLACE_COLUMNS = ("datetime", "footprint")
 
 
 @dataclass(frozen=True)
@@ -35,7 +51,7 @@ class LandCoverSet:
     """Tiles (digital numbers), masks (0 = no label, class ``i`` -> ``i + 1``) and the index.
 
     ``index`` has one row per tile: ``id``, ``zone``, ``region``, ``split``, the tile's
-    ``image`` and ``label`` GeoTIFF paths.
+    ``image`` and ``label`` GeoTIFF paths, its ``datetime`` and ``footprint`` (WKT, EPSG:4326).
     """
 
     images: np.ndarray  # (N, bands, size, size) uint16 DN (reflectance = DN * dn_scale)
@@ -57,6 +73,15 @@ class LandCoverSet:
     def split(self, name: str) -> np.ndarray:
         """Row positions of ``name`` (train, val or test)."""
         return np.flatnonzero(self.index["split"].to_numpy() == name)
+
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """WGS84 bounds (west, south, east, north) of every tile (None for a set without
+        footprints)."""
+        if "footprint" not in self.index:
+            return None
+        footprints = shapely.from_wkt(self.index["footprint"].to_numpy())
+        west, south, east, north = shapely.total_bounds(footprints)
+        return float(west), float(south), float(east), float(north)
 
     def reflectance(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """The tiles ``rows`` as float32 reflectance."""
@@ -84,7 +109,8 @@ def _read_tile(image: Path, label: Path, size: int, count: int) -> tuple[np.ndar
 
 
 def tile_files(world: World) -> pd.DataFrame:
-    """The world's 1 m tiles: ``id``, ``zone``, ``region``, ``split``, ``image``, ``label``."""
+    """The world's 1 m tiles: ``id``, ``zone``, ``region``, ``split``, ``image``, ``label``,
+    ``datetime``, ``footprint`` (WKT, EPSG:4326)."""
     index = pd.read_parquet(world.earthview_index, columns=["id", "json_path", "zone", "region"])
     rows = []
     for row in index.itertuples():
@@ -96,6 +122,8 @@ def tile_files(world: World) -> pd.DataFrame:
                 "region": row.region,
                 "image": item["assets"]["analytic"]["href"],
                 "label": item["assets"]["landcover"]["href"],
+                "datetime": item["properties"]["datetime"],
+                "footprint": shapely.geometry.shape(item["geometry"]).wkt,
             }
         )
     frame = pd.DataFrame(rows)
@@ -131,8 +159,10 @@ def landcover_set_dir(profile: str) -> Path:
 
 
 def save_landcover_set(dataset: LandCoverSet, folder: str | os.PathLike[str]) -> Path:
-    """Write ``arrays.npz``, ``index.parquet`` and (last) ``meta.json`` into ``folder``."""
+    """Write ``arrays.npz``, ``index.parquet``, the EOTDL ``README.md`` and STAC catalog
+    (:func:`publish_landcover_set`) and, last, ``meta.json`` into ``folder``."""
     folder = Path(folder)
+    (folder / "meta.json").unlink(missing_ok=True)  # the set is incomplete until meta.json
     with atomic_path(folder / "arrays.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, images=dataset.images, masks=dataset.masks)
@@ -146,8 +176,66 @@ def save_landcover_set(dataset: LandCoverSet, folder: str | os.PathLike[str]) ->
         "count": len(dataset),
         "mask_convention": "0 = no label, class i of 'classes' (0-based) = i + 1",
     }
+    publish_landcover_set(folder, dataset)
     write_json(folder / "meta.json", meta)
     return folder
+
+
+def publish_landcover_set(folder: str | os.PathLike[str], dataset: LandCoverSet) -> Path:
+    """Write the set's ``README.md`` and STAC catalog: ``{name}-tiles``, one Item per tile
+    (footprint, date, split, the label extension's fields for its mask), and ``{name}-arrays``,
+    one Item whose assets are ``arrays.npz``, ``index.parquet`` and ``meta.json``. Returns the
+    catalog's path."""
+    missing = [c for c in PLACE_COLUMNS if c not in dataset.index]
+    if missing:
+        raise ValueError(
+            f"the land-cover set's index has no {', '.join(missing)} column: rebuild it "
+            "(delete its folder and call ensure_landcover_set)"
+        )
+    size = dataset.images.shape[-1]
+    labels = label_properties(
+        dataset.classes,
+        f"Land-cover mask of the tile at {size} px: 0 = no label, class i of "
+        "label:classes (0-based) = i + 1 (row 'eotdl_tutorials:row' of masks in arrays.npz)",
+    )
+    items = [
+        footprint_item(
+            row.id,
+            shapely.from_wkt(row.footprint),
+            row.datetime,
+            {
+                "eotdl_tutorials:row": position,
+                "eotdl_tutorials:split": row.split,
+                "eotdl_tutorials:region": row.region,
+            }
+            | labels,
+            extensions=[LABEL_EXTENSION],
+        )
+        for position, row in enumerate(dataset.index.itertuples(index=False))
+    ]
+    bands = ", ".join(dataset.bands)
+    arrays = {
+        "arrays": file_asset(
+            "arrays.npz",
+            NPZ,
+            f"images (N, {len(dataset.bands)}, {size}, {size}) uint16 ({bands}; reflectance = "
+            f"DN * {dataset.dn_scale:g}) and masks (N, {size}, {size}) uint8",
+        ),
+        "index": file_asset("index.parquet", PARQUET, "one row per tile", "metadata"),
+        "meta": file_asset("meta.json", JSON, "classes, bands and scale", "metadata"),
+    }
+    return publish_dataset(
+        folder,
+        f"The land-cover set of the eotdl-tutorials course (use case C): {len(dataset)} 1 m "
+        f"tiles seen at {size} px ({bands}) with their per-pixel land cover "
+        f"({', '.join(dataset.classes)}), split by place. `arrays.npz` holds the images and "
+        "masks (0 = no label, class i = i + 1), `index.parquet` one row per tile (split, place, "
+        "footprint), `meta.json` the classes, bands and scale.",
+        items,
+        "tiles",
+        arrays,
+        summaries={"label:classes": [{"name": None, "classes": list(dataset.classes)}]},
+    )
 
 
 def open_landcover_set(folder: str | os.PathLike[str]) -> LandCoverSet:
@@ -170,10 +258,17 @@ def open_landcover_set(folder: str | os.PathLike[str]) -> LandCoverSet:
 
 
 def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCoverSet:
-    """The land-cover set of ``profile``'s sample world, built (world first) when missing."""
+    """The land-cover set of ``profile``'s sample world, built (world first) when missing or
+    written by an older version of the course (no EOTDL ``README.md``, no footprints)."""
     from eotdl_tutorials.world import CLASSES
 
     folder = landcover_set_dir(profile)
+    if (folder / "meta.json").is_file() and not is_published(folder):
+        dataset = open_landcover_set(folder)
+        if all(c in dataset.index for c in PLACE_COLUMNS):
+            publish_landcover_set(folder, dataset)
+        else:
+            (folder / "meta.json").unlink()  # rebuilt below, with the tiles' footprints
     if not (folder / "meta.json").is_file():
         world = ensure_world(WORLD_PROFILE[profile] or "default", progress=progress)
         dataset = build_landcover_set(world, SET_SIZES[profile], tuple(CLASSES), progress)

@@ -79,9 +79,11 @@ def export_landcover_model(
     classes: tuple[str, ...],
     input_size: int,
     extra: dict | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> ExportedModel:
     """Write ``trained`` as a model folder: the network takes normalised values (the card holds
-    the normalisation) and returns its outputs in the folder's order."""
+    the normalisation) and returns its outputs in the folder's order. ``bbox``: WGS84 bounds of
+    the training tiles (:meth:`LandCoverSet.bounds`), the extent of the model's STAC Item."""
     model = trained.model
     card = model_card(model, Path(model_dir).name, classes, input_size, trained.preprocessing)
     bands = len(model.settings["bands"])
@@ -100,6 +102,7 @@ def export_landcover_model(
             1, bands, input_size, input_size, generator=torch.Generator().manual_seed(0)
         ),
         extra={"training": facts},
+        bbox=bbox,
         pretrained_source="Barlow Twins (use case A)" if trained.init == "barlow-twins" else None,
     )
 
@@ -142,5 +145,5 @@ def ensure_exported_models(
         size = dataset.images.shape[-1]
         for name in tqdm(missing, desc="exported models", disable=not progress):
             model = (trained or {}).get(name) or _train_export(dataset, name, config, accelerator)
-            export_landcover_model(model, out / name, dataset.classes, size)
+            export_landcover_model(model, out / name, dataset.classes, size, bbox=dataset.bounds())
     return out

@@ -7,7 +7,8 @@ images at 1 m, road masks, and the road centre lines with their widths). :func:`
    :func:`eotdl_tutorials.matching.match`; EOTDL's date window by default);
 2. cuts the Sentinel-2 chip on the footprint (windowed reads, one open file per band and scene);
 3. transfers the labels to the 10 m grid (:mod:`.transfer`);
-4. splits by place (whole regions held out), and caches everything in one folder.
+4. splits by place (whole regions held out), and caches everything in one EOTDL-ready folder
+   (``README.md`` and a STAC catalog: one label Item per chip, :func:`publish_road_dataset`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ from tqdm.auto import tqdm
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, match
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
+from eotdl_tutorials.publish import (
+    JSON,
+    LABEL_EXTENSION,
+    NPZ,
+    PARQUET,
+    file_asset,
+    footprint_item,
+    is_published,
+    label_properties,
+    publish_dataset,
+)
 from eotdl_tutorials.roads.transfer import (
     DEFAULT_FRACTION_THRESHOLD,
     fraction_labels,
@@ -36,9 +48,13 @@ from eotdl_tutorials.roads.transfer import (
     vector_labels,
 )
 from eotdl_tutorials.world import World
+from eotdl_tutorials.world.catalog import EXTENSIONS
 from eotdl_tutorials.world.sensors import S2_BANDS, S2_L2A_SCALE
 
 S2_COLLECTION = "sentinel-2-l2a"
+PROJECTION_EXTENSION = EXTENSIONS["proj"]
+#: The classes of a road mask, in the order of their values (0 = background, 1 = road).
+ROAD_CLASSES = ("background", "road")
 #: Bands a road model can read: the three visible bands, or every 10 m and 20 m band.
 RGB_BANDS = ("red", "green", "blue")
 S2_10_20M_BANDS = tuple(b.common_name for b in S2_BANDS if b.gsd in (10, 20))
@@ -89,6 +105,13 @@ class RoadDataset:
                 f"{', '.join(self.bands)})"
             )
         return [self.bands.index(b) for b in bands]
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """WGS84 bounds (west, south, east, north) of every chip."""
+        west, south, east, north = shapely.GeometryCollection(
+            chip_footprints(self.index.reset_index(drop=True))
+        ).bounds
+        return float(west), float(south), float(east), float(north)
 
     def grid(self, row: int) -> ChipGrid:
         """The 10 m grid of chip ``row``."""
@@ -201,6 +224,8 @@ def build_road_dataset(
     if (out_dir / META_NAME).is_file():
         cached = read_road_dataset(out_dir)
         if cached.meta.get("params") == params:
+            if not is_published(out_dir):  # written by an older version of the course
+                publish_road_dataset(cached, out_dir)
             return cached
     check_writable(out_dir)
     footprints = road_footprints(world, around)
@@ -274,8 +299,78 @@ def write_road_dataset(dataset: RoadDataset, out_dir: str | os.PathLike[str]) ->
             )
     with atomic_path(out_dir / INDEX_NAME) as tmp:
         dataset.index.to_parquet(tmp, index=False)
+    publish_road_dataset(dataset, out_dir)
     write_json(out_dir / META_NAME, dataset.meta)
     return out_dir
+
+
+def chip_footprints(index: pd.DataFrame) -> list[shapely.Polygon]:
+    """The 10 m chip of each row of a road dataset's ``index`` as a polygon in EPSG:4326."""
+    footprints = np.empty(len(index), dtype=object)
+    for epsg, rows in index.groupby("epsg").indices.items():
+        boxes = shapely.box(*index.iloc[rows][["minx", "miny", "maxx", "maxy"]].to_numpy().T)
+        footprints[rows] = gpd.GeoSeries(boxes, crs=int(epsg)).to_crs(4326).to_numpy()
+    return list(footprints)
+
+
+def publish_road_dataset(dataset: RoadDataset, out_dir: str | os.PathLike[str]) -> Path:
+    """Write the dataset's ``README.md`` and STAC catalog: ``{name}-chips``, one Item per chip
+    (footprint, the Sentinel-2 scene's date and id, split, the label extension's fields for its
+    road masks), and ``{name}-arrays``, one Item whose assets are the arrays, the index and
+    ``meta.json``. Returns the catalog's path."""
+    index = dataset.index.reset_index(drop=True)
+    height, width = dataset.images.shape[-2:]
+    transfers = ", ".join(dataset.labels)
+    labels = label_properties(
+        ROAD_CLASSES,
+        f"Road masks of the chip on the 10 m grid ({height} x {width} px), one per label "
+        f"transfer ({transfers}): 0 = background, 1 = road (row 'eotdl_tutorials:row' of "
+        "label_<transfer> in arrays.npz)",
+    )
+    items = [
+        footprint_item(
+            row.id,
+            footprint,
+            row.item_datetime,
+            {
+                "eotdl_tutorials:row": position,
+                "eotdl_tutorials:split": row.split,
+                "eotdl_tutorials:region": row.region,
+                "eotdl_tutorials:s2_item": row.item,
+                "proj:epsg": int(row.epsg),
+                "proj:bbox": [row.minx, row.miny, row.maxx, row.maxy],
+                "proj:shape": [int(height), int(width)],
+            }
+            | labels,
+            extensions=[LABEL_EXTENSION, PROJECTION_EXTENSION],
+        )
+        for position, (row, footprint) in enumerate(
+            zip(index.itertuples(index=False), chip_footprints(index), strict=True)
+        )
+    ]
+    arrays = {
+        "arrays": file_asset(
+            ARRAYS_NAME,
+            NPZ,
+            f"images (N, {len(dataset.bands)}, {height}, {width}) float32 reflectance "
+            f"({', '.join(dataset.bands)}; NaN = no data), fraction (road share of each pixel) "
+            f"and label_<transfer> (N, {height}, {width}) uint8 for {transfers}",
+        ),
+        "index": file_asset(INDEX_NAME, PARQUET, "one row per chip", "metadata"),
+        "meta": file_asset(META_NAME, JSON, "bands, label transfers, parameters", "metadata"),
+    }
+    return publish_dataset(
+        out_dir,
+        f"The road dataset of the eotdl-tutorials course (use case D): {len(index)} Sentinel-2 "
+        f"chips at 10 m ({', '.join(dataset.bands)}) cut on 1 m aerial road images, with the "
+        f"road labels moved to 10 m by {transfers}, split by place. `{ARRAYS_NAME}` holds the "
+        f"arrays, `{INDEX_NAME}` one row per chip (scene, grid, split), `{META_NAME}` the bands "
+        "and how the labels were made.",
+        items,
+        "chips",
+        arrays,
+        summaries={"label:classes": [{"name": None, "classes": list(ROAD_CLASSES)}]},
+    )
 
 
 def read_road_dataset(folder: str | os.PathLike[str]) -> RoadDataset:

@@ -27,10 +27,10 @@ from eotdl_tutorials.models.export import (
     read_card,
     read_model_record,
 )
+from eotdl_tutorials.roads.dataset import ROAD_CLASSES
 from eotdl_tutorials.roads.model import RoadNet
 from eotdl_tutorials.world.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 
-ROAD_CLASSES = ("background", "road")
 #: The "no label" logit: far below any real one, so it is never the argmax.
 NO_LABEL_LOGIT = -1e4
 

@@ -9,6 +9,12 @@ One call, three kinds of source, the same answer:
   ``datetime`` and ``collection`` columns, rows turned back into items with rustac;
 - a JSON file holding a FeatureCollection, a list of items or one item.
 
+Asset hrefs of the Planetary Computer point at private Azure Blob Storage: they are read with a
+short-lived SAS token added to each href. :func:`open_source` signs every page of items with the
+``planetary-computer`` package (``sign_inplace`` as pystac-client's ``modifier``) when the URL is
+the Planetary Computer's (:func:`needs_signing`), or when asked (``sign=True``); Earth Search's
+hrefs are public and are never signed.
+
 An API is asked for what it declares it can do (its conformance classes): the cloud-cover limit
 goes to the server as a CQL2 ``filter`` (or with the ``query`` extension), and only the item
 fields the caller needs are sent (``fields`` extension), as pgstac and the Planetary Computer
@@ -24,7 +30,7 @@ import math
 import re
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -54,6 +60,8 @@ DatetimeLike = (
     str | date | datetime | pd.Timestamp | Sequence[str | date | datetime | pd.Timestamp | None]
 )
 
+#: Hosts whose item hrefs must be signed (Microsoft Planetary Computer's STAC API).
+SIGNING_HOSTS = ("planetarycomputer.microsoft.com",)
 #: Largest page size pystac-client accepts.
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
@@ -286,17 +294,46 @@ class ItemSource(Protocol):
     def iter_items(self, query: _Query, limit: int) -> Iterator[dict[str, Any]]: ...
 
 
-class _ApiSource:
-    """A STAC API opened once with pystac-client."""
+def needs_signing(url: str | Path, sign: bool | None = None) -> bool:
+    """Whether the item hrefs of the STAC API at ``url`` get signed: ``sign`` when it is given,
+    else whether the API is the Planetary Computer's (:data:`SIGNING_HOSTS`)."""
+    if sign is not None:
+        return bool(sign)
+    host = urllib.parse.urlsplit(str(url)).hostname or ""
+    return any(host == h or host.endswith(f".{h}") for h in SIGNING_HOSTS)
 
-    def __init__(self, url: str, counter: RequestCounter, retry: RetryPolicy) -> None:
+
+def href_signer() -> Callable[[Any], Any]:
+    """The Planetary Computer's in-place signer (``planetary_computer.sign_inplace``): adds a
+    SAS token (fetched once per storage container, cached until it nearly expires) to every
+    asset href of an item, a page of items or a collection."""
+    try:
+        import planetary_computer
+    except ImportError:
+        raise ImportError(
+            "signing Planetary Computer hrefs needs the planetary-computer package: "
+            "pip install planetary-computer"
+        ) from None
+    return planetary_computer.sign_inplace
+
+
+class _ApiSource:
+    """A STAC API opened once with pystac-client (its item hrefs signed when ``sign``)."""
+
+    def __init__(
+        self, url: str, counter: RequestCounter, retry: RetryPolicy, sign: bool = False
+    ) -> None:
         from pystac_client import Client, ConformanceClasses
 
         # "http://host:port" would be read twice: once as given, once as its self link "/".
         self.url = url + "/" if urllib.parse.urlsplit(url).path == "" else url
+        self.signed = sign
         # Client.open sets the timeout of its stac_io: give it ours, or it waits forever.
         self.client = Client.open(
-            self.url, stac_io=counting_stac_api_io()(counter, retry), timeout=retry.timeout_s
+            self.url,
+            stac_io=counting_stac_api_io()(counter, retry),
+            timeout=retry.timeout_s,
+            modifier=href_signer() if sign else None,
         )
         if not self.client.conforms_to(ConformanceClasses.ITEM_SEARCH):
             raise ValueError(f"the STAC API at {url} does not implement item search")
@@ -414,27 +451,52 @@ class _ParquetSource:
                     yield item
 
 
+class _SignedSource:
+    """Items of a file source with their hrefs signed (Planetary Computer items saved to a
+    file still point at private storage)."""
+
+    def __init__(self, source: ItemSource) -> None:
+        self.source = source
+        self.sign = href_signer()
+
+    def iter_items(self, query: _Query, limit: int) -> Iterator[dict[str, Any]]:
+        return (self.sign(item) for item in self.source.iter_items(query, limit))
+
+
 def open_source(
-    source: str | Path, counter: RequestCounter | None = None, retry: RetryPolicy | None = None
+    source: str | Path,
+    counter: RequestCounter | None = None,
+    retry: RetryPolicy | None = None,
+    sign: bool | None = None,
 ) -> ItemSource:
     """Open a STAC API URL, a stac-geoparquet file or a JSON FeatureCollection for searching
-    (pass the result to the search functions to send many searches through one client)."""
+    (pass the result to the search functions to send many searches through one client).
+
+    ``sign``: sign the asset hrefs of the items with a Planetary Computer SAS token (None: when
+    the source is the Planetary Computer's API, see :func:`needs_signing`; True also signs the
+    items of a file)."""
     text = str(source)
     if text.startswith(("http://", "https://")):
-        return _ApiSource(text, counter or RequestCounter(), retry or RetryPolicy())
+        return _ApiSource(
+            text, counter or RequestCounter(), retry or RetryPolicy(), needs_signing(text, sign)
+        )
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(
             f"STAC source {path} not found: pass a STAC API URL (http://...), a stac-geoparquet "
             "file (.parquet) or a JSON FeatureCollection (.json)"
         )
+    opened: ItemSource
     if path.suffix.lower() in (".parquet", ".geoparquet"):
-        return _ParquetSource(path)
-    if path.suffix.lower() in (".json", ".geojson"):
-        return _JsonSource(path)
-    raise ValueError(
-        f"cannot search {path}: expected a .parquet (stac-geoparquet) or .json (FeatureCollection)"
-    )
+        opened = _ParquetSource(path)
+    elif path.suffix.lower() in (".json", ".geojson"):
+        opened = _JsonSource(path)
+    else:
+        raise ValueError(
+            f"cannot search {path}: expected a .parquet (stac-geoparquet) or .json "
+            "(FeatureCollection)"
+        )
+    return _SignedSource(opened) if sign else opened
 
 
 def _make_query(

@@ -41,12 +41,15 @@ def export_superres(
     name: str | None = None,
     sample: torch.Tensor | None = None,
     onnx: bool = True,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> ExportedModel:
     """Write ``model`` as a model folder; ``sample`` (reflectance) is where ONNX Runtime must
-    match PyTorch within 1e-4 (``onnx_max_abs_diff`` of the result)."""
+    match PyTorch within 1e-4 (``onnx_max_abs_diff`` of the result); ``bbox``: WGS84 bounds of
+    the training pairs (e.g. ``ChipStore.bounds()`` of the pair store), the extent of its STAC
+    Item."""
     card = superres_card(model, name or f"superres-{model.arch}-x{model.factor}", input_size)
     builder = Builder("eotdl_tutorials.superres.models:SuperResolver", model.config())
-    return export_model(model, model_dir, card, builder, onnx=onnx, sample=sample)
+    return export_model(model, model_dir, card, builder, onnx=onnx, sample=sample, bbox=bbox)
 
 
 def load_superres(model_dir: str | os.PathLike[str]) -> SuperResolver:

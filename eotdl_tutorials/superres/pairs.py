@@ -69,12 +69,12 @@ def ensure_pair_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     world's windows); the tiler keeps only S2 chips with no SCL cloud pixel (classes 8, 9, 10).
     """
     from eotdl_tutorials.matching import match
-    from eotdl_tutorials.tiling import tile
+    from eotdl_tutorials.tiling import ensure_published, tile
     from eotdl_tutorials.world import ensure_world
 
     out = pair_store_dir(profile)
     if (out / "meta.json").is_file():
-        return out
+        return ensure_published(out)  # README and catalog of an older store too
     world = ensure_world(WORLD_PROFILE[profile] or "default", seed=seed, progress=progress)
     matches = match(
         world.earthview_index,

@@ -5,6 +5,7 @@ Sentinel-2 and Sentinel-1 scenes (windowed reads, files kept open, grouped by sc
 processes) and writes ``{sensor}.npy``, ``index.parquet``, ``meta.json`` and GeoTIFF chips.
 """
 
+from eotdl_tutorials.tiling.catalog import ensure_published, publish_chip_store
 from eotdl_tutorials.tiling.chips import chip_path, label_of
 from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
 from eotdl_tutorials.tiling.store import (
@@ -22,8 +23,10 @@ __all__ = [
     "SensorSpec",
     "TilingReport",
     "chip_path",
+    "ensure_published",
     "label_of",
     "presence_column",
+    "publish_chip_store",
     "place_keys",
     "split_of",
     "tile",
