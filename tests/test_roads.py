@@ -120,6 +120,20 @@ def test_connectivity_sees_a_cut_that_pixels_barely_see():
     assert graph.number_of_nodes() >= 6 and all("length" in d for *_, d in graph.edges(data=True))
 
 
+def test_score_rows_carry_the_results_file_keys():
+    from eotdl_tutorials.roads import score_row
+
+    truth = np.stack([_cross(), np.zeros((40, 40), bool)])
+    rows = [
+        score_row("index_threshold", "area_fraction", np.zeros_like(truth), truth),
+        score_row("unet", "vector_width", truth, truth, bands="rgb"),
+    ]
+    keys = ["method", "label_transfer", "iou", "f1", "relaxed_f1", "per_image_iou", "connectivity"]
+    assert all(list(row)[: len(keys)] == keys for row in rows)
+    assert rows[1]["bands"] == "rgb" and rows[1]["iou"] == rows[1]["connectivity"] == 1.0
+    assert rows[0]["iou"] == rows[0]["f1"] == 0.0 and rows[0]["per_image_iou"] == 0.5
+
+
 def test_index_threshold_is_tuned_on_the_data_it_is_given():
     rng = np.random.default_rng(0)
     bands = tuple(b.common_name for b in S2_BANDS)

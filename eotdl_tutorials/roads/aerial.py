@@ -122,6 +122,12 @@ def road_mask(roads: gpd.GeoDataFrame, profile: dict) -> np.ndarray:
     )
 
 
+def _world_key(world: World) -> dict:
+    """What identifies the world a folder was written from (a rebuilt world is another one)."""
+    keys = ("format_version", "profile", "seed", "counts")
+    return {"root": str(world.root), **{k: world.manifest.get(k) for k in keys}}
+
+
 def write_aerial_roads(
     world: World,
     out_dir: str | os.PathLike[str],
@@ -184,8 +190,7 @@ def write_aerial_roads(
         roads[roads["region"].isin(regions)].to_file(tmp / ROADS_NAME, driver="GPKG")
         meta = {
             "format": AERIAL_FORMAT,
-            "world": str(world.root),
-            "world_counts": world.manifest.get("counts"),
+            "world": _world_key(world),
             "test_regions": list(test_regions),
             "valid_regions": list(valid_regions),
             "images": len(rows),
@@ -207,7 +212,7 @@ def ensure_aerial_roads(
     progress: bool = True,
 ) -> AerialRoads:
     """The aerial road dataset of ``profile``'s sample world in :func:`aerial_roads_dir`,
-    written first if missing, incomplete or split differently."""
+    written first if missing, incomplete, from another world or split differently."""
     world_profile = WORLD_PROFILE[check_profile(profile)]
     if world_profile is None:
         raise ValueError(
@@ -215,7 +220,12 @@ def ensure_aerial_roads(
             "pass its folder to read_aerial_roads"
         )
     folder = aerial_roads_dir(profile)
-    wanted = {"test_regions": list(test_regions), "valid_regions": list(valid_regions)}
+    world = ensure_world(world_profile, progress=progress)
+    wanted = {
+        "world": _world_key(world),
+        "test_regions": list(test_regions),
+        "valid_regions": list(valid_regions),
+    }
     if (folder / MARKER_NAME).is_file():
         try:
             aerial = read_aerial_roads(folder)
@@ -223,7 +233,6 @@ def ensure_aerial_roads(
             aerial = None
         if aerial is not None and all(aerial.meta.get(k) == v for k, v in wanted.items()):
             return aerial
-    world = ensure_world(world_profile, progress=progress)
     write_aerial_roads(world, folder, test_regions, valid_regions, progress)
     return read_aerial_roads(folder)
 
