@@ -1,25 +1,66 @@
-"""Figures of use case D: label transfers, predictions beside the truth, road graphs, a map."""
+"""Figures of use case D: the aerial images, label transfers, predictions beside the truth, road
+graphs, a whole-scene prediction as a figure and on a map."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import rasterio
+import shapely
 from matplotlib.figure import Figure
+from rasterio.enums import Resampling
+from rasterio.transform import array_bounds
+from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
 from eotdl_tutorials.plots import stretch
-from eotdl_tutorials.roads import RoadDataset, road_graph
+from eotdl_tutorials.roads import AerialRoads, RoadDataset, road_graph
 
+WEB_MERCATOR = "EPSG:3857"
+PROBABILITY_CMAP = "magma"
+ROAD_KIND_COLOURS = {"primary": "red", "secondary": "orange", "residential": "yellow"}
 TRANSFER_TITLES = {
     "nearest": "nearest (EOTDL's resize)",
     "area_fraction": "area fraction >= threshold",
     "vector_width": "vectors + width, all touched",
 }
+
+
+def plot_aerial_image(aerial: AerialRoads, row: int = 0) -> Figure:
+    """One image of the aerial road dataset: the 1 m image with the road centre lines (coloured
+    by kind), and its label (white: road) as it lies in the ``*_labels`` folder."""
+    info = aerial.index.iloc[row]
+    with rasterio.open(info["image"]) as src:
+        rgb, bounds, crs = src.read(), src.bounds, src.crs
+    with rasterio.open(info["label"]) as src:
+        label = src.read(1)
+    extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
+    roads = aerial.read_roads().to_crs(crs).clip(shapely.box(*bounds))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.2))
+    axes[0].imshow(np.moveaxis(rgb, 0, -1), extent=extent)
+    for kind, lines in roads.groupby("kind"):
+        lines.plot(ax=axes[0], linewidth=0.8, color=ROAD_KIND_COLOURS.get(kind, "cyan"), label=kind)
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].set_title(f"{Path(info['image']).name} (1 m) and the road vectors", fontsize=10)
+    axes[1].imshow(label, cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
+    axes[1].set_title(f"{Path(info['label']).name}: 0 / 255, road {np.mean(label > 0):.1%}",
+                      fontsize=10)  # fmt: skip
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes:
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    fig.suptitle(f"{info['id']} ({info['region']}, {info['split']} split)", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def _busiest_window(labels: np.ndarray, size: int) -> tuple[slice, slice]:
@@ -149,15 +190,18 @@ def plot_scene_prediction(
     extent: Sequence[float],
     crs: object,
 ) -> Figure:
-    """A whole scene, its road probability and the vectorised centre lines over it."""
+    """The layers of :func:`leaflet_roads` as a static figure: the scene with the vectorised
+    centre lines, and the road probability over the dimmed scene."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
     left, right, bottom, top = extent
-    axes[0].imshow(stretch(scene_rgb), extent=(left, right, bottom, top))
+    rgb = stretch(scene_rgb)
+    axes[0].imshow(rgb, extent=(left, right, bottom, top))
+    axes[1].imshow(rgb * 0.5, extent=(left, right, bottom, top))
     image = axes[1].imshow(
-        np.ma.masked_invalid(probability), cmap="magma", vmin=0, vmax=1,
+        np.ma.masked_invalid(probability), cmap=PROBABILITY_CMAP, vmin=0, vmax=1, alpha=0.8,
         extent=(left, right, bottom, top),
     )  # fmt: skip
-    axes[1].set_title("road probability", fontsize=10)
+    axes[1].set_title("road probability over the scene", fontsize=10)
     if len(lines):
         lines.to_crs(crs).plot(ax=axes[0], color="red", linewidth=1.0)
     axes[0].set_title(
@@ -173,12 +217,65 @@ def plot_scene_prediction(
     return fig
 
 
-def leaflet_roads(scene_bounds: gpd.GeoDataFrame, roads: str | os.PathLike[str]):  # noqa: ANN201
-    """An interactive map (leafmap) of the scene's outline and the predicted road lines."""
+def _web_mercator(path: str | os.PathLike[str], bands: Sequence[int]) -> tuple[np.ndarray, tuple]:
+    """Bands of a GeoTIFF warped to Web Mercator (NaN where no data) and the (south, west),
+    (north, east) corners of the warped grid: an image overlay on a web map is axis-aligned in
+    Web Mercator, so a UTM raster drawn there unwarped would be slightly rotated and stretched."""
+    with rasterio.open(path) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, WEB_MERCATOR, src.width, src.height, *src.bounds
+        )
+        out = np.full((len(bands), height, width), np.nan, np.float32)
+        for i, band in enumerate(bands):
+            reproject(
+                src.read(band).astype(np.float32), out[i],
+                src_transform=src.transform, src_crs=src.crs, src_nodata=src.nodata,
+                dst_transform=transform, dst_crs=WEB_MERCATOR, dst_nodata=np.nan,
+                resampling=Resampling.bilinear,
+            )  # fmt: skip
+    west, south, east, north = transform_bounds(
+        WEB_MERCATOR, "EPSG:4326", *array_bounds(height, width, transform)
+    )
+    return out, ((south, west), (north, east))
+
+
+def _overlay(rgba: np.ndarray, corners: tuple, name: str):  # noqa: ANN202 - ipyleaflet layer
+    import ipyleaflet
+
+    buffer = io.BytesIO()
+    plt.imsave(buffer, np.clip(rgba, 0, 1), format="png")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return ipyleaflet.ImageOverlay(url=url, bounds=corners, name=name)
+
+
+def leaflet_roads(  # noqa: ANN201 - a leafmap.Map, imported lazily
+    scene: str | os.PathLike[str],
+    probability: str | os.PathLike[str],
+    roads: str | os.PathLike[str],
+    rgb_bands: Sequence[int] = (4, 3, 2),
+):
+    """An interactive map (leafmap) of a whole-scene prediction: the scene (RGB), the road
+    probability GeoTIFF written by ``roads predict`` and the vectorised road lines.
+
+    The two rasters are drawn as image overlays (warped to Web Mercator, PNG in the page) rather
+    than with ``leafmap``'s ``add_raster``: that one needs ``localtileserver``, a tile server
+    running beside the kernel, which the course does not install and which a built (static)
+    book could not reach; an overlay works offline and in the book alike.
+    """
     import leafmap
 
-    centre = scene_bounds.to_crs(4326).geometry.union_all().centroid
-    m = leafmap.Map(center=(centre.y, centre.x), zoom=13)
-    m.add_gdf(scene_bounds.to_crs(4326), layer_name="scene")
-    m.add_gdf(gpd.read_file(roads), layer_name="predicted roads")
+    scene_rgb, corners = _web_mercator(scene, rgb_bands)
+    valid = np.isfinite(scene_rgb).all(0).astype(np.float32)
+    rgba = np.dstack([np.nan_to_num(stretch(scene_rgb)), valid])
+    values, prob_corners = _web_mercator(probability, [1])
+    colours = plt.get_cmap(PROBABILITY_CMAP)(np.nan_to_num(values[0]))
+    # Faint where roads are unlikely (the scene shows through), opaque where they are likely.
+    colours[..., 3] = np.where(np.isfinite(values[0]), 0.3 + 0.6 * np.nan_to_num(values[0]), 0)
+    (south, west), (north, east) = corners
+    m = leafmap.Map(center=((south + north) / 2, (west + east) / 2), zoom=14)
+    m.add_layer(_overlay(rgba, corners, "Sentinel-2 scene (RGB)"))
+    m.add_layer(_overlay(colours, prob_corners, "road probability"))
+    m.add_gdf(
+        gpd.read_file(roads), layer_name="predicted roads", style={"color": "#00ffff", "weight": 2}
+    )
     return m

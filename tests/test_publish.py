@@ -39,7 +39,12 @@ from eotdl_tutorials.publish import (
     read_eotdl_metadata,
     write_eotdl_readme,
 )
-from eotdl_tutorials.roads import RoadNet, build_road_dataset, export_road_model
+from eotdl_tutorials.roads import (
+    RoadNet,
+    build_road_dataset,
+    ensure_aerial_roads,
+    export_road_model,
+)
 from eotdl_tutorials.stac.schemas import local_schema_map, schema_path
 from eotdl_tutorials.stac.validate import validate_stac_object, validate_stac_tree
 from eotdl_tutorials.superres import PAIR_BANDS, SuperResolver, ensure_pair_store, export_superres
@@ -144,7 +149,8 @@ def landcover_model_folder(landcover_set, tmp_path_factory) -> Path:
 def road_dataset_folder(ci_world) -> Path:
     """The ci road dataset, as notebooks D1 and D2 build it."""
     folder = data_dir() / "roads-ci"
-    build_road_dataset(open_world(ci_world), folder, progress=False)
+    aerial = ensure_aerial_roads("ci", progress=False)
+    build_road_dataset(aerial, open_world(ci_world), folder, progress=False)
     return folder
 
 
@@ -294,7 +300,8 @@ def test_older_folders_get_readme_and_catalog_when_reopened(
     index = pd.read_parquet(landcover_set_folder / "index.parquet")
     index.drop(columns=["datetime", "footprint"]).to_parquet(landcover_set_folder / "index.parquet")
     assert ensure_pair_store("ci", progress=False) == pair_store_folder
-    build_road_dataset(open_world(ci_world), road_dataset_folder, progress=False)
+    aerial = ensure_aerial_roads("ci", progress=False)
+    build_road_dataset(aerial, open_world(ci_world), road_dataset_folder, progress=False)
     rebuilt = ensure_landcover_set("ci", progress=False)
     assert {"datetime", "footprint"} <= set(rebuilt.index.columns)
     for folder in (pair_store_folder, landcover_set_folder, road_dataset_folder):

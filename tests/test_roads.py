@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import geopandas as gpd
@@ -119,6 +120,20 @@ def test_connectivity_sees_a_cut_that_pixels_barely_see():
     assert graph.number_of_nodes() >= 6 and all("length" in d for *_, d in graph.edges(data=True))
 
 
+def test_score_rows_carry_the_results_file_keys():
+    from eotdl_tutorials.roads import score_row
+
+    truth = np.stack([_cross(), np.zeros((40, 40), bool)])
+    rows = [
+        score_row("index_threshold", "area_fraction", np.zeros_like(truth), truth),
+        score_row("unet", "vector_width", truth, truth, bands="rgb"),
+    ]
+    keys = ["method", "label_transfer", "iou", "f1", "relaxed_f1", "per_image_iou", "connectivity"]
+    assert all(list(row)[: len(keys)] == keys for row in rows)
+    assert rows[1]["bands"] == "rgb" and rows[1]["iou"] == rows[1]["connectivity"] == 1.0
+    assert rows[0]["iou"] == rows[0]["f1"] == 0.0 and rows[0]["per_image_iou"] == 0.5
+
+
 def test_index_threshold_is_tuned_on_the_data_it_is_given():
     rng = np.random.default_rng(0)
     bands = tuple(b.common_name for b in S2_BANDS)
@@ -199,6 +214,35 @@ def model_dir(tmp_path: Path) -> Path:
     return export_road_model(_model(), tmp_path / "model", "roads-test", 32, onnx=False).model_dir
 
 
+def test_use_case_c_inference_api_serves_the_exported_road_model(tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from eotdl_tutorials.serving import create_app, load_models
+
+    export_road_model(_model(), tmp_path / "models" / "roads-test", "roads-test", input_size=32)
+    models = load_models(tmp_path / "models")
+    client = TestClient(create_app(models))
+    listed = {m["name"]: m for m in client.get("/models").json()}
+    assert listed["roads-test"]["urls"] == {"segmentation": "/models/roads-test/segmentation"}
+    assert listed["roads-test"]["classes"] == ["background", "road"]
+    scene = tmp_path / "scene.tif"
+    _write_scene(scene, 50, 40)
+    answer = client.post(
+        "/models/roads-test/segmentation",
+        files={"image": ("scene.tif", scene.read_bytes(), "image/tiff")},
+    )
+    assert answer.status_code == 200, answer.text
+    with rasterio.open(io.BytesIO(answer.content)) as mask, rasterio.open(scene) as ref:
+        assert (mask.count, mask.dtypes[0]) == (1, "uint8")
+        assert (mask.crs, mask.transform, mask.shape) == (ref.crs, ref.transform, ref.shape)
+        classes = mask.read(1)
+    assert set(np.unique(classes[:, 3:])) <= {1, 2}  # background, road: never "no label"
+    local = predict_scene(scene, tmp_path / "models" / "roads-test", tmp_path / "p", progress=False)
+    with rasterio.open(local.probability) as src:
+        road = src.read(1)[:, 3:] >= 0.5
+    assert np.mean((classes[:, 3:] == 2) == road) > 0.9
+
+
 def test_predict_scene_small_scene_keeps_no_data(tmp_path: Path, model_dir: Path):
     scene = tmp_path / "scene.tif"
     _write_scene(scene, 50, 40)  # smaller than one 128 px tile
@@ -242,17 +286,92 @@ def test_unmappable_bands_fail_clearly_and_write_nothing(tmp_path: Path, model_d
     assert (tmp_path / "good_roads.geojson").is_file()
 
 
+def _aerial(ci_world: Path, folder: Path, **split):
+    from eotdl_tutorials.roads import read_aerial_roads, write_aerial_roads
+    from eotdl_tutorials.world import open_world
+
+    write_aerial_roads(open_world(ci_world), folder, progress=False, **split)
+    return read_aerial_roads(folder)
+
+
+def test_aerial_roads_of_the_ci_world_follow_the_massachusetts_layout(
+    ci_world: Path, tmp_path: Path
+):
+    import pandas as pd
+
+    from eotdl_tutorials.roads import SPLIT_FOLDERS
+
+    aerial = _aerial(ci_world, tmp_path / "aerial", test_regions=["rhine-east"])
+    root = tmp_path / "aerial"
+    for name in ("train", "val", "test"):
+        assert (root / "tiff" / name).is_dir() and (root / "tiff" / f"{name}_labels").is_dir()
+    assert set(SPLIT_FOLDERS.values()) == {"train", "val", "test"}
+    assert not list(tmp_path.glob(".aerial.*"))  # the temporary folder is gone
+    index = aerial.index
+    assert len(index) == len(pd.read_parquet(ci_world / "roads" / "images.parquet"))
+    # split by place: a region is in one split only, the held-out one is the test split
+    assert (index.groupby("region")["split"].nunique() == 1).all()
+    assert set(index.loc[index["split"] == "test", "region"]) == {"rhine-east"}
+    for row in index.itertuples():
+        image, label = Path(row.image), Path(row.label)
+        folder = SPLIT_FOLDERS[row.split]
+        assert image.parent == root / "tiff" / folder and image.suffix == ".tiff"
+        assert label.parent == root / "tiff" / f"{folder}_labels" and label.name == f"{row.id}.tif"
+        with rasterio.open(image) as img, rasterio.open(label) as lab:
+            assert img.count == 3 and lab.count == 1 and lab.dtypes[0] == "uint8"
+            assert img.crs is not None and img.crs == lab.crs and img.transform == lab.transform
+            assert img.res == (1.0, 1.0) and (img.width, img.height) == (1500, 1500)
+            values = np.unique(lab.read(1))
+        assert set(values.tolist()) == {0, 255}
+    metadata = pd.read_csv(root / "metadata.csv")
+    assert {"image_id", "split", "tiff_image_path", "tif_label_path"} <= set(metadata.columns)
+    assert all((root / p).is_file() for p in metadata["tif_label_path"])
+    roads = aerial.read_roads()
+    assert roads.crs.to_epsg() == 4326 and (roads["width"] > 0).all()
+    # the mask is the road vectors buffered to their width
+    row = index.iloc[0]
+    with rasterio.open(row["label"]) as lab:
+        mask = lab.read(1) > 0
+        grid = ChipGrid(int(row["epsg"]), tuple(lab.bounds), lab.width, lab.height)
+    burnt = vector_labels(roads, grid, all_touched=False).astype(bool)
+    assert (mask & burnt).sum() / (mask | burnt).sum() > 0.99
+
+
+def test_aerial_roads_incomplete_or_ungeoreferenced_fail_clearly(ci_world: Path, tmp_path: Path):
+    from eotdl_tutorials.roads import AerialRoadsError, read_aerial_roads
+
+    aerial = _aerial(ci_world, tmp_path / "aerial")
+    Path(aerial.index["label"].iloc[0]).unlink()
+    with pytest.raises(AerialRoadsError, match="incomplete.*no partner"):
+        read_aerial_roads(tmp_path / "aerial")
+    (tmp_path / "aerial" / "tiff" / "val_labels").rmdir()
+    with pytest.raises(AerialRoadsError, match="no tiff/val_labels"):
+        read_aerial_roads(tmp_path / "aerial")
+    with pytest.raises(AerialRoadsError, match="no tiff/ folder"):
+        read_aerial_roads(tmp_path)
+    plain = tmp_path / "plain"
+    for name in ("train", "val", "test"):
+        (plain / "tiff" / name).mkdir(parents=True)
+        (plain / "tiff" / f"{name}_labels").mkdir()
+    array = np.zeros((3, 8, 8), np.uint8)
+    for path, count in ((plain / "tiff/train/a.tiff", 3), (plain / "tiff/train_labels/a.tif", 1)):
+        with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=count,
+                           dtype="uint8") as dst:  # fmt: skip
+            dst.write(array[:count])
+    with pytest.raises(AerialRoadsError, match="not georeferenced"):
+        read_aerial_roads(plain)
+
+
 def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):
     from eotdl_tutorials.roads import build_road_dataset, read_road_dataset
     from eotdl_tutorials.world import open_world
 
     world = open_world(ci_world)
-    roads = gpd.read_parquet(ci_world / "roads" / "roads.parquet")
-    assert (roads["width"] > 0).all()
-    dataset = build_road_dataset(world, tmp_path / "roads", test_regions=["rhine-east"],
-                                 progress=False)  # fmt: skip
+    aerial = _aerial(ci_world, tmp_path / "aerial", test_regions=["rhine-east"])
+    dataset = build_road_dataset(aerial, world, tmp_path / "roads", progress=False)
     n = len(dataset.index)
     assert n >= 4 and dataset.images.shape == (n, 10, 150, 150)
+    assert set(dataset.index["mask"]) <= set(aerial.index["label"])
     test_rows = dataset.split("test")
     assert set(dataset.index["region"].iloc[test_rows]) == {"rhine-east"}
     assert "rhine-east" not in set(dataset.index["region"].iloc[dataset.split("train")])
@@ -263,7 +382,8 @@ def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):
     again = read_road_dataset(tmp_path / "roads")
     assert np.array_equal(again.labels["vector_width"], dataset.labels["vector_width"])
     with pytest.raises(ValueError, match="no road images in regions"):
-        build_road_dataset(world, tmp_path / "other", test_regions=["atlantis"], progress=False)
+        _aerial(ci_world, tmp_path / "other", test_regions=["atlantis"])
+    assert not (tmp_path / "other").exists()
 
 
 def test_the_unet_can_start_from_a_use_case_a_encoder(tmp_path: Path):

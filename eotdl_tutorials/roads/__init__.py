@@ -1,10 +1,23 @@
 """Use case D: road extraction on Sentinel-2 from existing high-resolution road labels.
 
-The stages: :mod:`.dataset` (match, cut, transfer the labels with :mod:`.transfer`), :mod:`.model`
+The stages: :mod:`.aerial` (the 1 m road dataset in the Massachusetts Roads layout),
+:mod:`.dataset` (match, cut, transfer the labels with :mod:`.transfer`), :mod:`.model`
 and :mod:`.train` (a U-Net, BCE + Dice), :mod:`.metrics` (pixel, relaxed and graph scores),
 :mod:`.baseline` (a spectral index threshold), :mod:`.predict` (whole scenes) and :mod:`.export`.
 """
 
+from eotdl_tutorials.roads.aerial import (
+    SPLIT_FOLDERS,
+    TEST_REGIONS,
+    AerialRoads,
+    AerialRoadsError,
+    aerial_roads_dir,
+    ensure_aerial_roads,
+    place_splits,
+    read_aerial_roads,
+    road_mask,
+    write_aerial_roads,
+)
 from eotdl_tutorials.roads.baseline import (
     INDICES,
     IndexThreshold,
@@ -20,7 +33,6 @@ from eotdl_tutorials.roads.dataset import (
     S2_10_20M_BANDS,
     RoadDataset,
     build_road_dataset,
-    place_splits,
     publish_road_dataset,
     read_road_dataset,
     road_footprints,
@@ -68,6 +80,15 @@ from eotdl_tutorials.roads.transfer import (
 )
 
 __all__ = [
+    "SPLIT_FOLDERS",
+    "TEST_REGIONS",
+    "AerialRoads",
+    "AerialRoadsError",
+    "aerial_roads_dir",
+    "ensure_aerial_roads",
+    "read_aerial_roads",
+    "road_mask",
+    "write_aerial_roads",
     "BAND_SETS",
     "DEFAULT_FRACTION_THRESHOLD",
     "INDICES",

@@ -1,14 +1,17 @@
 """The road dataset of use case D: 1 m road labels matched with Sentinel-2 and moved to 10 m.
 
-The sample world holds an aerial road dataset laid out like Massachusetts Roads (1500 x 1500 px
-images at 1 m, road masks, and the road centre lines with their widths). :func:`build_road_dataset`
+The starting point is an aerial road dataset in the Massachusetts Roads layout (:mod:`.aerial`:
+1 m images and road masks in train/val/test folders, and the road centre lines with their
+widths). :func:`build_road_dataset`
 
-1. matches each image's footprint with a cloud-free Sentinel-2 scene (the use case A matcher,
-   :func:`eotdl_tutorials.matching.match`; EOTDL's date window by default);
+1. reads each image's footprint from its file (rasterio) and matches it with a cloud-free
+   Sentinel-2 scene (the use case A matcher, :func:`eotdl_tutorials.matching.match`; EOTDL's
+   date window by default);
 2. cuts the Sentinel-2 chip on the footprint (windowed reads, one open file per band and scene);
-3. transfers the labels to the 10 m grid (:mod:`.transfer`);
-4. splits by place (whole regions held out), and caches everything in one EOTDL-ready folder
-   (``README.md`` and a STAC catalog: one label Item per chip, :func:`publish_road_dataset`).
+3. transfers the folder's labels to the 10 m grid (:mod:`.transfer`);
+4. keeps the folder's split (by place: whole regions held out) and caches everything in one
+   EOTDL-ready folder (``README.md`` and a STAC catalog: one label Item per chip,
+   :func:`publish_road_dataset`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from eotdl_tutorials.publish import (
     label_properties,
     publish_dataset,
 )
+from eotdl_tutorials.roads.aerial import AerialRoads, read_aerial_roads
 from eotdl_tutorials.roads.transfer import (
     DEFAULT_FRACTION_THRESHOLD,
     fraction_labels,
@@ -65,7 +69,7 @@ ROAD_DATE = "2022-08-01"
 ROAD_TIME_BUFFER_DAYS = 60.0
 #: Largest share of cloud pixels (SCL) allowed inside a chip.
 ROAD_MAX_CLOUD_PERCENT = 1.0
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 META_NAME, INDEX_NAME, ARRAYS_NAME = "meta.json", "index.parquet", "arrays.npz"
 
 
@@ -120,47 +124,29 @@ class RoadDataset:
         return ChipGrid(int(r["epsg"]), (r["minx"], r["miny"], r["maxx"], r["maxy"]), *size)
 
 
-def road_footprints(world: World, around: str = ROAD_DATE) -> gpd.GeoDataFrame:
-    """The road images of ``world`` as footprints for the matcher (EPSG:4326 geometry, ``epsg``
-    of each image's grid, ``datetime`` = ``around``: the images carry no date, as in EOTDL)."""
-    pairs = pd.read_parquet(world.root / "roads" / "images.parquet")
-    if pairs.empty:
-        raise ValueError(f"the world in {world.root} has no road images (profile large?)")
-    geometry = np.empty(len(pairs), dtype=object)
-    for epsg, rows in pairs.groupby("epsg").groups.items():
-        boxes = [shapely.box(*pairs.at[r, "bounds"]) for r in rows]
-        geometry[pairs.index.get_indexer(rows)] = gpd.GeoSeries(boxes, crs=int(epsg)).to_crs(4326)
+def road_footprints(aerial: AerialRoads, around: str = ROAD_DATE) -> gpd.GeoDataFrame:
+    """The images of an aerial road dataset as footprints for the matcher: EPSG:4326 geometry
+    from each file's bounds and CRS (read with rasterio), ``epsg`` of its grid, ``datetime`` =
+    ``around`` (the images carry no date, as in EOTDL), ``split``, ``region`` and the files."""
+    index = aerial.index
+    geometry = np.empty(len(index), dtype=object)
+    for epsg, rows in index.groupby("epsg").groups.items():
+        frame = index.loc[rows]
+        boxes = shapely.box(frame["minx"], frame["miny"], frame["maxx"], frame["maxy"])
+        geometry[index.index.get_indexer(rows)] = gpd.GeoSeries(boxes, crs=int(epsg)).to_crs(4326)
     return gpd.GeoDataFrame(
         {
-            "id": pairs["id"],
+            "id": index["id"],
             "datetime": pd.Timestamp(around, tz="UTC"),
-            "epsg": pairs["epsg"].astype("int64"),
-            "region": pairs["region"],
-            "hr_href": pairs["image"],
-            "mask": pairs["mask"],
+            "epsg": index["epsg"].astype("int64"),
+            "region": index["region"],
+            "split": index["split"],
+            "hr_href": index["image"],
+            "mask": index["label"],
         },
         geometry=list(geometry),
         crs=4326,
     )
-
-
-def place_splits(
-    regions: Sequence[str], test_regions: Sequence[str], valid_regions: Sequence[str] = ()
-) -> np.ndarray:
-    """``train``/``valid``/``test`` of each image by its region: test places are never seen."""
-    regions = np.asarray(regions, dtype=object)
-    known = set(regions)
-    unknown = [r for r in (*test_regions, *valid_regions) if r not in known]
-    if unknown:
-        raise ValueError(
-            f"no road images in regions {', '.join(unknown)} (regions: {', '.join(sorted(known))})"
-        )
-    split = np.full(len(regions), "train", dtype=object)
-    split[np.isin(regions, list(valid_regions))] = "valid"
-    split[np.isin(regions, list(test_regions))] = "test"
-    if not (split == "train").any() or not (split == "test").any():
-        raise ValueError("the split needs road images both to train on and to test on")
-    return split
 
 
 def _chip_grid(best: pd.Series, gsd: float = 10.0) -> ChipGrid:
@@ -199,26 +185,30 @@ def read_s2_chips(
 
 
 def build_road_dataset(
+    aerial: AerialRoads | str | os.PathLike[str],
     world: World,
     out_dir: str | os.PathLike[str],
     around: str = ROAD_DATE,
     time_buffer_days: float = ROAD_TIME_BUFFER_DAYS,
     fraction_threshold: float = DEFAULT_FRACTION_THRESHOLD,
-    test_regions: Sequence[str] = ("rhine-east",),
-    valid_regions: Sequence[str] = (),
     progress: bool = True,
 ) -> RoadDataset:
-    """Match, cut and label the road images of ``world`` (see the module docstring); reuse the
-    copy in ``out_dir`` when it was built with the same parameters."""
+    """Match the images of the ``aerial`` road dataset (a folder in the Massachusetts Roads
+    layout, :mod:`.aerial`) with the Sentinel-2 scenes of ``world``'s catalogue, cut the chips
+    and transfer the labels (see the module docstring); the splits are the folder's. Reuse the
+    copy in ``out_dir`` when it was built from the same folder with the same parameters."""
+    if not isinstance(aerial, AerialRoads):
+        aerial = read_aerial_roads(aerial)
     out_dir = Path(out_dir)
     params = {
+        "aerial": str(aerial.root),
+        "aerial_meta": aerial.meta,
+        "images": aerial.index["id"].tolist(),
         "world": str(world.root),
         "world_counts": world.manifest.get("counts"),
         "around": around,
         "time_buffer_days": time_buffer_days,
         "fraction_threshold": fraction_threshold,
-        "test_regions": list(test_regions),
-        "valid_regions": list(valid_regions),
         "version": DATASET_VERSION,
     }
     if (out_dir / META_NAME).is_file():
@@ -228,8 +218,9 @@ def build_road_dataset(
                 publish_road_dataset(cached, out_dir)
             return cached
     check_writable(out_dir)
-    footprints = road_footprints(world, around)
-    split = place_splits(footprints["region"], test_regions, valid_regions)
+    footprints = road_footprints(aerial, around)
+    if not (footprints["split"] == "train").any() or not (footprints["split"] == "test").any():
+        raise ValueError(f"{aerial.root} needs images both in tiff/train and in tiff/test")
     matches = match(
         footprints,
         world.items_parquet,
@@ -246,9 +237,8 @@ def build_road_dataset(
     keep = np.flatnonzero(found)
     matches.best = matches.best.iloc[keep].reset_index(drop=True)
     footprints = footprints.iloc[keep].reset_index(drop=True)
-    split = split[keep]
     images, grids = read_s2_chips(matches, S2_10_20M_BANDS, progress)
-    roads = gpd.read_parquet(world.root / "roads" / "roads.parquet")
+    roads = aerial.read_roads()
     pairs = list(zip(footprints["mask"], grids, strict=True))
     fraction = np.stack([road_fraction(mask, grid) for mask, grid in pairs])
     labels = {
@@ -261,7 +251,7 @@ def build_road_dataset(
         {
             "id": footprints["id"],
             "region": footprints["region"],
-            "split": split,
+            "split": footprints["split"],
             "item": best["s2_item"].astype(str),
             "item_datetime": best["s2_datetime"],
             "dt_days": best["s2_dt_days"],
@@ -278,7 +268,7 @@ def build_road_dataset(
         "bands": list(S2_10_20M_BANDS),
         "transfers": list(labels),
         "params": params,
-        "unmatched": sorted(set(road_footprints(world, around)["id"]) - set(index["id"])),
+        "unmatched": sorted(set(aerial.index["id"]) - set(index["id"])),
     }
     dataset = RoadDataset(images, fraction, labels, index, S2_10_20M_BANDS, meta)
     write_road_dataset(dataset, out_dir)
