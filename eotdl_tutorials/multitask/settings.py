@@ -72,9 +72,9 @@ SETTINGS = {
         al_batch=16,
         al_rounds=5,
         al_seeds=(0, 1, 2),
-        al_steps=40,
-        mc_iterations=5,
-        al_pool_sample=160,
+        al_steps=24,
+        mc_iterations=4,
+        al_pool_sample=96,
         pretrain={"epochs": 4, "batch_size": 32},
     ),
     "full": MultitaskSettings(
