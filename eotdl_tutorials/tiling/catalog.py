@@ -114,9 +114,10 @@ def publish_chip_store(root: str | os.PathLike[str], meta: dict[str, Any] | None
 
 def ensure_published(root: str | os.PathLike[str]) -> Path:
     """``root``, a complete chip store, with its ``README.md`` and catalog written if an older
-    version of the course left them out (an empty store has nothing to publish)."""
+    version of the course left them out (an empty store, or one packed without its GeoTIFF
+    chips, has nothing to publish)."""
     root = Path(root)
-    if not is_published(root):
+    if not is_published(root) and (root / "chips").is_dir():
         meta = json.loads((root / "meta.json").read_text())
         if meta["count"]:
             publish_chip_store(root, meta)
