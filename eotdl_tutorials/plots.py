@@ -15,14 +15,38 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rasterio.windows import from_bounds
 
-from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.classes import (
+    BARE_SOIL,
+    BUILT_UP,
+    CLASSES,
+    CROPLAND,
+    FOREST,
+    GRASSLAND,
+    PARCEL_CLASSES,
+    RIVER,
+    WATER,
+)
 from eotdl_tutorials.facts.sensors import S2_BANDS, SCL_CLASSES
 from eotdl_tutorials.facts.spectra import SPECTRA
 from eotdl_tutorials.world import World
 
 #: One colour per land-cover class, in class-code order.
 CLASS_COLOURS = ListedColormap(
-    ["#3a7bd5", "#1b5e20", "#e6c229", "#8bc34a", "#b0413e", "#c8a67a", "#333333", "#d86c4a"]
+    [
+        "#3a7bd5",  # water
+        "#1b5e20",  # forest
+        "#e6c229",  # cropland
+        "#8bc34a",  # grassland
+        "#b0413e",  # built-up
+        "#c8a67a",  # bare soil
+        "#333333",  # road
+        "#d86c4a",  # building
+        "#1e88e5",  # river
+        "#7b1fa2",  # permanent crop
+        "#9e9d24",  # herbaceous vegetation
+        "#78909c",  # industrial
+        "#000000",  # highway
+    ]  # fmt: skip
 )
 SCL_COLOURS = ListedColormap(
     [
@@ -78,7 +102,7 @@ def plot_world_map(world: World) -> Figure:
             ax=ax, column="klass", cmap=CLASS_COLOURS, vmin=0, vmax=len(CLASSES) - 1, linewidth=0
         )
         if not land.water.empty:
-            land.water.plot(ax=ax, color=CLASS_COLOURS(0), linewidth=0)
+            land.water.plot(ax=ax, color=CLASS_COLOURS(RIVER), linewidth=0)
         land.roads.plot(ax=ax, color="#333333", linewidth=land.roads["width"] / 8)
         s2[s2["epsg"] == region["epsg"]].to_crs(region["epsg"]).boundary.plot(
             ax=ax, color="white", linewidth=2, linestyle="--"
@@ -92,12 +116,14 @@ def plot_world_map(world: World) -> Figure:
         ax.set_title(f"{region['name']} (UTM {region['zone']}, EPSG:{region['epsg']})")
         ax.set_xlabel("easting (m)")
         ax.set_ylabel("northing (m)")
-    handles = [Patch(color=CLASS_COLOURS(i), label=name) for i, name in enumerate(CLASSES[:6])]
+    handles = [
+        Patch(color=CLASS_COLOURS(CLASSES.index(name)), label=name) for name in PARCEL_CLASSES
+    ]
     handles += [
         Patch(edgecolor="white", facecolor="none", linestyle="--", label="Sentinel-2 tile"),
         Patch(edgecolor="magenta", facecolor="none", label="1 m tile footprint"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=(len(handles) + 1) // 2, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -179,12 +205,12 @@ def plot_class_spectra(world: World, item_id: str | None = None) -> Figure:
     wavelengths = [b.center_nm for b in S2_BANDS]
     fig, ax = plt.subplots(figsize=(9, 5))
     names = {
-        "water": 0,
-        "forest": 1,
-        "green crop": 2,
-        "grassland": 3,
-        "built-up": 4,
-        "bare soil": 5,
+        "water": WATER,
+        "forest": FOREST,
+        "green crop": CROPLAND,
+        "grassland": GRASSLAND,
+        "built-up": BUILT_UP,
+        "bare soil": BARE_SOIL,
     }
     for name, code in names.items():
         ax.plot(wavelengths, SPECTRA[name], "-", color=CLASS_COLOURS(code), label=f"{name} (table)")
@@ -199,7 +225,7 @@ def plot_class_spectra(world: World, item_id: str | None = None) -> Figure:
         semiarid = region["biome"] == "semiarid"
         land = world.landscape(region["name"])
         classes = render_surface(land, grid, day, 0, semiarid, False).classes
-        for code in range(6):
+        for code in names.values():
             mask = classes == code
             if mask.sum() < 20:
                 continue

@@ -40,7 +40,7 @@ def test_store_follows_the_contract(store_dir):
     splits = [store.split_indices(split) for split in SPLITS]
     assert sum(len(rows) for rows in splits) == 90
     assert len(np.unique(np.concatenate(splits))) == 90
-    assert set(store.labels) <= set(range(6)) and len(set(store.labels)) >= 4
+    assert set(store.labels) <= set(range(len(store.classes))) and len(set(store.labels)) >= 4
     west, south, east, north = store.bounds()
     assert west < east and south < north
 

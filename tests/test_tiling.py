@@ -15,18 +15,31 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
 
+from eotdl_tutorials.facts.classes import (
+    BUILDING,
+    BUILT_UP,
+    CLASSES,
+    CROPLAND,
+    FOREST,
+    HIGHWAY,
+    INDUSTRIAL,
+    RIVER,
+    ROAD,
+    SCENE_CLASSES,
+    WATER,
+    scene_label,
+)
 from eotdl_tutorials.matching import MatchResult, match
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip
 from eotdl_tutorials.tiling import (
     SENSORS,
+    assign_splits,
     chip_path,
     label_of,
     place_keys,
     presence_column,
-    split_of,
     tile,
 )
-from eotdl_tutorials.world import CLASSES
 
 #: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
 S1_BUFFER = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
@@ -55,7 +68,7 @@ def test_store_follows_the_contract(store, matches):
     out, report = store
     meta = json.loads((out / "meta.json").read_text())
     assert meta["format"] == "eotdl-tutorials-chips" and meta["format_version"] == 1
-    assert meta["classes"] == list(CLASSES)
+    assert meta["classes"] == list(SCENE_CLASSES) and meta["pixel_classes"] == list(CLASSES)
     n = meta["count"]
     assert n == report.summary["packed"] >= 10
     for sensor, spec in meta["sensors"].items():
@@ -81,7 +94,8 @@ def test_store_follows_the_contract(store, matches):
     ):
         assert column in index
     assert set(index["split"]) <= {"train", "val", "test"}
-    assert index["split"].tolist() == [split_of(key) for key in place_keys(index)]
+    assert index["split"].tolist() == assign_splits(place_keys(index))
+    assert set(index["split"]) == {"train", "val", "test"}
     # the dates of one place share a split: no place is both trained on and tested on
     assert (index.groupby(place_keys(index))["split"].nunique() == 1).all()
     # row i of the arrays is footprint i of the index: the GeoTIFF chips say so
@@ -154,17 +168,33 @@ def test_labels_come_from_the_masks(store, world):
         assert (index[presence_column(name)].to_numpy(dtype=bool) == want).all()
     with rasterio.open(world.root / "labels" / "landcover" / f"{index['id'].iloc[0]}.tif") as src:
         mask = src.read(1)
-    merged = np.where(mask >= 6, 4, mask)
-    assert index["label"].iloc[0] == np.bincount(merged.ravel(), minlength=6)[:6].argmax()
-    assert index["label"].between(0, 5).all()
+    counts = np.bincount(mask.ravel(), minlength=len(CLASSES))
+    assert index["label"].iloc[0] == scene_label(counts)
+    assert index["label"].between(0, len(SCENE_CLASSES) - 1).all()
 
 
-def test_label_of_counts_roads_and_buildings_as_built_up():
-    mask = np.full((10, 10), 2, dtype=np.uint8)  # cropland 100
-    mask[:6] = 6  # road 60 -> built-up
+def test_scene_labels_follow_the_layout():
+    """Streets and buildings count towards the ground they stand on; ribbons name a chip."""
+    mask = np.full((100, 100), CROPLAND, dtype=np.uint8)  # annual crop 55 %
+    mask[:45] = ROAD  # streets 45 % -> the built-up ground around them
+    mask[:5] = INDUSTRIAL
     label, present = label_of(mask)
-    assert label == 4
-    assert present == [False, False, True, False, False, False, True, False]
+    assert SCENE_CLASSES[label] == "AnnualCrop"
+    mask[:60] = BUILDING
+    mask[:5] = INDUSTRIAL
+    assert SCENE_CLASSES[label_of(mask)[0]] == "Industrial"
+    mask[:5] = BUILT_UP
+    assert SCENE_CLASSES[label_of(mask)[0]] == "Residential"
+    assert present == [CLASSES[c] in ("cropland", "road", "industrial") for c in range(13)]
+    crossing = np.full((100, 100), FOREST, dtype=np.uint8)
+    crossing[:, 40:50] = RIVER  # a ribbon across 10 %
+    assert SCENE_CLASSES[label_of(crossing)[0]] == "River"
+    crossing[:, 40:50] = HIGHWAY
+    assert SCENE_CLASSES[label_of(crossing)[0]] == "Highway"
+    crossing[:, 40:45] = FOREST  # a corridor's edge only
+    assert SCENE_CLASSES[label_of(crossing)[0]] == "Forest"
+    crossing[:60] = WATER
+    assert SCENE_CLASSES[label_of(crossing)[0]] == "SeaLake"
 
 
 def test_report_says_why_chips_are_missing(store, matches):

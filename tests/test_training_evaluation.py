@@ -21,6 +21,8 @@ from eotdl_tutorials.data import (
 )
 from eotdl_tutorials.models import SensorEncoder, load_encoder
 from eotdl_tutorials.training import (
+    METHODS,
+    directions,
     embed,
     evaluate_label_ratios,
     knn_accuracy,
@@ -48,11 +50,13 @@ def small_store(tmp_path_factory):
 
 def test_label_subsets_are_stratified_seeded_and_keep_every_class():
     labels = np.repeat(np.arange(5), [200, 100, 50, 10, 1])
-    subset = label_subset(labels, 0.01, random_seed=3)
-    assert np.bincount(labels[subset]).tolist() == [2, 1, 1, 1, 1]
+    subset = label_subset(labels, 0.01, random_seed=3)  # 1 % is 4 labels: one per class
+    assert np.bincount(labels[subset]).tolist() == [1, 1, 1, 1, 1]
     assert np.array_equal(subset, label_subset(labels, 0.01, random_seed=3))
     assert not np.array_equal(subset, label_subset(labels, 0.01, random_seed=4))
-    assert np.bincount(labels[label_subset(labels, 0.1)]).tolist() == [20, 10, 5, 1, 1]
+    assert np.bincount(labels[label_subset(labels, 0.1)]).tolist() == [19, 10, 5, 1, 1]
+    many = np.repeat(np.arange(3), [600, 300, 100])
+    assert np.bincount(many[label_subset(many, 0.01)]).tolist() == [6, 3, 1]  # really 1 %
     assert label_subset(labels, 1.0).size == labels.size
     with pytest.raises(ValueError, match="label ratio"):
         label_subset(labels, 0.0)
@@ -67,6 +71,8 @@ def test_probes_on_separable_embeddings():
     assert linear_probe_accuracy(train_x, train_y, test_x, test_y) == 1.0
     unlabelled = np.vstack([train_x, test_x])
     assert linear_probe_accuracy(train_x, train_y, test_x, test_y, unlabelled) == 1.0
+    val = (test_x[::2], test_y[::2])
+    assert linear_probe_accuracy(train_x, train_y, test_x, test_y, unlabelled, val) == 1.0
     assert knn_accuracy(train_x, train_y, test_x, test_y, k=5) == 1.0  # k capped to 2
     shuffled = rng.permutation(test_y)
     assert knn_accuracy(train_x, train_y, test_x, shuffled) < 0.6
@@ -89,25 +95,32 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
     torch.manual_seed(0)
     encoder = SensorEncoder("s2", stats, arch=TINY, input_size=16)
     result = evaluate_label_ratios(
-        small_store, encoder, "ci", ratios=(0.05, 1.0), draws=2, progress=False, work_dir=tmp_path
+        small_store, encoder, "ci", ratios=(0.05, 1.0), draws=2, progress=False
     )
     table = result.table
-    assert set(table["method"]) == {
-        "Barlow Twins + linear probe",
-        "Barlow Twins + k-NN",
-        "random weights + linear probe",
-        "random weights + k-NN",
-        "supervised from scratch",
-        "majority class",
+    assert tuple(table["method"].unique()) == METHODS
+    assert table["accuracy_mean"].between(0, 1).all() and len(table) == 2 * len(METHODS)
+    assert set(table["draws"]) == {2}  # trained rows too
+    assert result.pivot().shape == (len(METHODS), 2)
+    train = ChipStore(small_store).labels[ChipStore(small_store).split_indices("train")]
+    assert table.loc[table["labels_percent"] == 100, "labels"].eq(len(train)).all()
+    majority = table[table["method"] == "majority"]["accuracy_mean"]
+    assert majority.iloc[0] == pytest.approx(
+        np.mean(result.test_labels == np.bincount(train).argmax())
+    )
+    assert set(directions(result)) == {
+        "ssl_probe_over_random_probe_at_low",
+        "scratch_over_band_statistics_at_full",
+        "ssl_finetune_over_scratch_at_low",
     }
-    assert table["accuracy"].between(0, 1).all() and len(table) == 12
-    assert set(table.loc[table["method"] == "supervised from scratch", "draws"]) == {1}
-    assert result.pivot().shape == (6, 2)
-    train_count = len(ChipStore(small_store).split_indices("train"))
-    assert table.loc[table["label_ratio"] == 1.0, "labels"].eq(train_count).all()
+    rows = result.rows()
+    assert rows[0].keys() >= {"method", "labels_percent", "accuracy_mean", "accuracy_sd", "draws"}
+    json.dumps(rows)
+    reference = result.with_reference()
+    assert reference["EOTDL EuroSAT_%"].notna().sum() == 2  # EOTDL's 100 % rows
     text = summarize(result)
     assert f"Held-out test chips: {len(result.test_labels)}" in text
-    embeddings, labels = result.embeddings("random weights")
+    embeddings, labels = result.embeddings("random")
     assert embeddings.shape == (len(labels), encoder.embed_dim)
     for figure in (
         plot_accuracy_vs_ratio(table),
@@ -135,7 +148,7 @@ def test_evaluation_needs_a_test_split(tmp_path, small_store):
     index.to_parquet(copy / "index.parquet")
     encoder = SensorEncoder("s2", compute_band_stats(ChipStore(copy), "s2"), arch=TINY)
     with pytest.raises(ValueError, match="no 'test' chips"):
-        evaluate_label_ratios(copy, encoder, "ci", supervised=False, progress=False)
+        evaluate_label_ratios(copy, encoder, "ci", trained=False, progress=False)
 
 
 def test_pretrain_writes_a_complete_model_folder_and_a3_can_load_it(small_store, tmp_path):
@@ -170,9 +183,11 @@ def test_pretrained_s2_encoder_beats_random_weights_at_1_percent_labels(ci_world
     store = ensure_chip_store("ci", progress=False)
     encoder = load_or_pretrain(store, "s2", "ci", model_dir_for("s2", "ci"), progress=False)
     result = evaluate_label_ratios(
-        store, encoder, "ci", ratios=(0.01,), supervised=False, progress=False
+        store, encoder, "ci", ratios=(0.01,), trained=False, progress=False
     )
-    accuracy = result.pivot()[0.01]
-    # 1 % of the training split is one labelled chip per class
-    assert result.table["labels"].iloc[0] == len(np.unique(result.train_labels))
-    assert accuracy["Barlow Twins + linear probe"] > accuracy["random weights + linear probe"]
+    accuracy = result.pivot().iloc[:, 0]
+    # 1 % of the training split, or one labelled chip per class where 1 % is fewer
+    train = len(result.train_labels)
+    want = max(round(0.01 * train), len(np.unique(result.train_labels)))
+    assert result.table["labels"].iloc[0] == want
+    assert accuracy["ssl_probe"] > accuracy["random_probe"]

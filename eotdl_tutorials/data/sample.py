@@ -8,6 +8,9 @@ from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 
 #: Matching windows for the sample world (its Sentinel-1 passes every 24 days in ``ci``).
 SAMPLE_TIME_BUFFER_DAYS = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
+#: Sentinel-2 chips with more cloud or cloud shadow (SCL) in their window are dropped: EOTDL's
+#: 5 % scene limit, applied where the chip is.
+CHIP_MAX_CLOUD_PERCENT = 5.0
 
 
 def chip_store_dir(profile: str = "ci") -> Path:
@@ -42,5 +45,11 @@ def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     matches = match(
         world.earthview_index, world.items_parquet, time_buffer_days=SAMPLE_TIME_BUFFER_DAYS
     )
-    tile(matches, out, labels_dir=world.root / "labels", progress=progress)
+    tile(
+        matches,
+        out,
+        labels_dir=world.root / "labels",
+        max_cloud_percent=CHIP_MAX_CLOUD_PERCENT,
+        progress=progress,
+    )
     return out

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from eotdl_tutorials.data.store import STORE_FORMAT, STORE_FORMAT_VERSION
 from eotdl_tutorials.files import atomic_path, write_json
-from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.classes import CLASSES, SCENE_CLASSES, scene_label
 from eotdl_tutorials.facts.sensors import HR_BANDS as HR_BAND_TABLE
 from eotdl_tutorials.facts.sensors import S1_ENL, S1_POLARIZATIONS
 from eotdl_tutorials.facts.sensors import S2_BANDS as S2_BAND_TABLE
@@ -200,7 +200,9 @@ def write_synthetic_store(
     for sensor in meta_sensors:
         index[f"{sensor}_item"] = [f"{sensor}-item-{i}" for i in range(count)]
         index[f"{sensor}_datetime"] = dates
-    index["label"] = counts.argmax(axis=1)
+    full = np.zeros((count, len(CLASSES)), dtype=np.int64)
+    full[:, :6] = counts
+    index["label"] = [scene_label(c) for c in full]
     for code, name in enumerate(CLASSES):
         index[f"presence_{name}"] = counts[:, code] > 0 if code < 6 else False
     index["split"] = [_split(chip_id) for chip_id in ids]
@@ -213,7 +215,8 @@ def write_synthetic_store(
             "format_version": STORE_FORMAT_VERSION,
             "count": count,
             "sensors": meta_sensors,
-            "classes": list(CLASSES),
+            "classes": list(SCENE_CLASSES),
+            "pixel_classes": list(CLASSES),
             "source": {"generator": "eotdl_tutorials.data.synthetic", "seed": seed},
         },
     )

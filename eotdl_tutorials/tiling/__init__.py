@@ -10,7 +10,9 @@ from eotdl_tutorials.tiling.chips import chip_path, label_of
 from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
 from eotdl_tutorials.tiling.store import (
     DEFAULT_SENSORS,
+    SPLIT_BLOCK_M,
     TilingReport,
+    assign_splits,
     place_keys,
     presence_column,
     split_of,
@@ -27,6 +29,8 @@ __all__ = [
     "label_of",
     "presence_column",
     "publish_chip_store",
+    "SPLIT_BLOCK_M",
+    "assign_splits",
     "place_keys",
     "split_of",
     "tile",

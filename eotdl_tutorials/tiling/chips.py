@@ -20,8 +20,8 @@ import numpy as np
 import rasterio
 from rasterio.errors import RasterioError
 
-from eotdl_tutorials.facts.classes import BUILDING, BUILT_UP, CLASSES, PARCEL_CLASSES, ROAD
-from eotdl_tutorials.facts.sensors import scl_cloud_percent
+from eotdl_tutorials.facts.classes import CLASSES, scene_label
+from eotdl_tutorials.facts.sensors import SCL_CLOUD, SCL_CLOUD_SHADOW, scl_cloud_percent
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
 from eotdl_tutorials.tiling.geotiff import write_geotiff
@@ -138,15 +138,15 @@ def _to_store(data: np.ndarray, spec: SensorSpec, dn_shift: int) -> np.ndarray:
 def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
     with _open(scl_href) as src:
         scl = read_chip(src, grid, [1])[0]
-    return scl_cloud_percent(scl, empty=100.0)
+    return scl_cloud_percent(scl, empty=100.0, codes=(*SCL_CLOUD, SCL_CLOUD_SHADOW))
 
 
 def label_of(mask: np.ndarray) -> tuple[int, list[bool]]:
-    """Dominant class among 0..5 (roads and buildings count as built-up) and class presence."""
+    """The chip's EuroSAT scene class (``facts.classes.scene_label`` of its land-cover pixels)
+    and the presence of each land-cover class; -1 when no pixel is labelled."""
     counts = np.bincount(mask.ravel(), minlength=256)[: len(CLASSES)]
-    parcels = counts[: len(PARCEL_CLASSES)].copy()
-    parcels[BUILT_UP] += counts[ROAD] + counts[BUILDING]
-    return int(np.argmax(parcels)), (counts > 0).tolist()
+    label = scene_label(counts) if counts.sum() else -1
+    return label, (counts > 0).tolist()
 
 
 def _label(job: ChipJob) -> tuple[int, list[bool] | None]:
@@ -224,7 +224,7 @@ def _cut(
     if options.max_cloud_percent is not None and job.scl_href is not None:
         cloud = _cloud_percent(job.scl_href, job.grid)
         if cloud > options.max_cloud_percent:
-            return None, f"cloudy: {cloud:.1f}% of the chip is cloud (SCL)"
+            return None, f"cloudy: {cloud:.1f}% of the chip is cloud or cloud shadow (SCL)"
     return _to_store(data, spec, job.dn_shift), ""
 
 

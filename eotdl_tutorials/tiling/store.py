@@ -26,7 +26,7 @@ from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
 from eotdl_tutorials import __version__
-from eotdl_tutorials.facts.classes import CLASSES
+from eotdl_tutorials.facts.classes import CLASSES, SCENE_CLASSES
 from eotdl_tutorials.facts.grids import zone_name
 from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
@@ -50,12 +50,15 @@ if TYPE_CHECKING:
     from distributed import Client
 
 STORE_FORMAT = "eotdl-tutorials-chips"
-STORE_FORMAT_VERSION = 1
+STORE_FORMAT_VERSION = 2
 DEFAULT_SENSORS = ("hr", "s2", "s1")
 #: Chips per task: small enough to spread a scene over workers, large enough to amortise.
 DEFAULT_CHUNK = 64
-#: Fractions of places (by a hash of their key, see :func:`place_keys`) in each split.
+#: Shares of footprints in each split, filled block by block (see :func:`assign_splits`).
 SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
+#: Side of the spatial blocks that are kept whole in one split (metres): at least twice the
+#: about 1 km over which the world's land cover is correlated.
+SPLIT_BLOCK_M = 2000.0
 
 
 @dataclass
@@ -75,23 +78,55 @@ class TilingReport:
 
 
 def place_keys(footprints: pd.DataFrame) -> pd.Series:
-    """What decides a footprint's split: its place (``zone/region``, EarthView's tile), so the
-    dates of one place never straddle train and test; the ``id`` when the place is not known."""
-    if {"zone", "region"} <= set(footprints.columns):
-        return footprints["zone"].astype(str) + "/" + footprints["region"].astype(str)
-    return footprints["id"].astype(str)
+    """What decides a footprint's split: the spatial block of ``SPLIT_BLOCK_M`` it lies in
+    (``zone/column_row`` from EarthView's ``region``, the tile's UTM easting_northing), so
+    neighbouring places, whose land cover is correlated over about a kilometre, never straddle
+    train and test; ``zone/region`` when the region is not a position; the ``id`` when the place
+    is not known."""
+    if not {"zone", "region"} <= set(footprints.columns):
+        return footprints["id"].astype(str)
+    zone, region = footprints["zone"].astype(str), footprints["region"].astype(str)
+    parts = region.str.extract(r"^(-?\d+(?:\.\d+)?)_(-?\d+(?:\.\d+)?)$").astype(float)
+    column = np.floor(parts[0] / SPLIT_BLOCK_M).astype("Int64").astype(str)
+    row = np.floor(parts[1] / SPLIT_BLOCK_M).astype("Int64").astype(str)
+    return pd.Series(
+        np.where(parts[0].notna(), zone + "/" + column + "_" + row, zone + "/" + region),
+        index=footprints.index,
+    )
+
+
+def _hash_unit(key: str) -> float:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
 
 
 def split_of(place_key: str) -> str:
-    """train/val/test, fixed by a hash of the place key (stable across runs and machines)."""
-    digest = hashlib.blake2b(place_key.encode(), digest_size=8).digest()
-    u = int.from_bytes(digest, "little") / 2**64
-    edge = 0.0
+    """train/val/test of one place by a hash of its key alone (stable across runs)."""
+    u, edge = _hash_unit(place_key), 0.0
     for name, share in SPLITS:
         edge += share
         if u < edge:
             return name
     return SPLITS[-1][0]
+
+
+def assign_splits(keys: pd.Series) -> list[str]:
+    """train/val/test of each footprint from its block key: blocks taken in the order of a hash
+    of their key fill the splits to their shares of footprints (``SPLITS``), so even a store of
+    a few blocks gets a test split, and a block is never cut."""
+    sizes = keys.value_counts()
+    order = sorted(sizes.index, key=_hash_unit)
+    start, total, split = 0, len(keys), {}
+    for key in order:
+        edge, name = 0.0, SPLITS[-1][0]
+        for candidate, share in SPLITS:
+            edge += share
+            if start / total < edge - 1e-9:
+                name = candidate
+                break
+        split[key] = name
+        start += int(sizes[key])
+    return [split[k] for k in keys]
 
 
 def presence_column(class_name: str) -> str:
@@ -301,7 +336,7 @@ def _index(
             ],
             dtype="boolean",
         )
-    index["split"] = [split_of(key) for key in place_keys(index)]
+    index["split"] = assign_splits(place_keys(index))
     return index
 
 
@@ -410,7 +445,8 @@ def tile(
         "format_version": STORE_FORMAT_VERSION,
         "count": int(len(staging_rows)),
         "sensors": {s: SENSORS[s].meta(*shapes[s]) for s in sensors},
-        "classes": list(CLASSES),
+        "classes": list(SCENE_CLASSES),
+        "pixel_classes": list(CLASSES),
         "source": {
             "matches": result.summary,
             "labels_dir": str(labels_dir) if labels_dir else None,

@@ -1,7 +1,13 @@
 """Training helpers shared by the use cases (Lightning), pre-training, evaluation, benchmark."""
 
 from eotdl_tutorials.training.evaluation import (
+    EOTDL_EUROSAT,
+    EOTDL_EUROSAT_SOURCE,
+    METHOD_TITLES,
+    METHODS,
     FewLabelResult,
+    band_statistics,
+    directions,
     embed,
     evaluate_label_ratios,
     knn_accuracy,
@@ -9,7 +15,7 @@ from eotdl_tutorials.training.evaluation import (
     linear_probe_accuracy,
     random_encoder,
     summarize,
-    supervised_accuracy,
+    trained_accuracy,
 )
 from eotdl_tutorials.training.figures import (
     plot_accuracy_vs_ratio,
@@ -38,13 +44,19 @@ from eotdl_tutorials.training.trainer import (
 )
 
 __all__ = [
+    "EOTDL_EUROSAT",
+    "EOTDL_EUROSAT_SOURCE",
+    "METHODS",
+    "METHOD_TITLES",
     "SETTINGS",
     "ChannelsLast",
     "FewLabelResult",
     "LastCheckpoint",
     "TrainingSettings",
     "check_checkpoint",
+    "band_statistics",
     "default_precision",
+    "directions",
     "embed",
     "evaluate_label_ratios",
     "fit",
@@ -67,5 +79,5 @@ __all__ = [
     "seed",
     "settings",
     "summarize",
-    "supervised_accuracy",
+    "trained_accuracy",
 ]

@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from eotdl_tutorials.data import ChipAugment, ChipDataset, ChipStore
-from eotdl_tutorials.training.evaluation import MAJORITY
+from eotdl_tutorials.training.evaluation import EOTDL_EUROSAT, METHOD_TITLES
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
@@ -58,20 +58,35 @@ def plot_metrics(
     return figure
 
 
-def plot_accuracy_vs_ratio(table: pd.DataFrame, title: str = "") -> Figure:
-    """Accuracy against the labelled fraction (log scale), one line per method."""
-    figure, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+def plot_accuracy_vs_ratio(table: pd.DataFrame, title: str = "", reference: bool = True) -> Figure:
+    """Mean test accuracy against the labelled share (log scale), one line per method, with the
+    spread over label draws (one standard deviation) as error bars; EOTDL's EuroSAT figures
+    (``EOTDL_EUROSAT``) as hollow markers of the same colour when ``reference``."""
+    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     for method, rows in table.groupby("method", sort=False):
-        style = ":" if method == MAJORITY else "-"
-        ax.plot(rows["label_ratio"] * 100, rows["accuracy"] * 100, style, marker="o", label=method)
+        line = ax.errorbar(
+            rows["labels_percent"],
+            rows["accuracy_mean"] * 100,
+            yerr=rows["accuracy_sd"] * 100,
+            fmt=":o" if method == "majority" else "-o",
+            capsize=3,
+            label=METHOD_TITLES.get(method, method),
+        )
+        if reference:
+            points = [(p, v) for (m, p), v in EOTDL_EUROSAT.items() if m == method]
+            if points:
+                x, y = zip(*points, strict=True)
+                ax.plot(x, y, "s", mfc="none", ms=9, color=line.lines[0].get_color())
     ax.set(
         xscale="log",
         xlabel="labelled share of the training split (%)",
         ylabel="test accuracy (%)",
-        title=title or "Accuracy vs labels",
+        title=title or "Accuracy vs labels (bars: sd over label draws)",
     )
+    if reference:
+        ax.plot([], [], "s", mfc="none", color="grey", label="EOTDL on EuroSAT (reference)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     return figure
 
 

@@ -29,10 +29,16 @@ class TrainingSettings:
     view_sizes: dict[str, int]
     supervised_steps: int
     num_workers: int
+    #: Trained rows of the few-label evaluation: epochs over the labelled chips (at least
+    #: ``min_steps`` optimizer steps), and the learning rates from scratch and for fine-tuning.
+    finetune_epochs: int = 30
+    min_steps: int = 20
+    scratch_lr: float = 3e-3
+    finetune_lr: float = 5e-4
     arch: str = "resnet18"
     weight_decay: float = 1e-4
     label_ratios: tuple[float, ...] = (0.01, 0.1, 1.0)
-    label_draws: int = 20
+    label_draws: int = 10
     knn_k: int = 5
 
     def input_size(self, sensor: str, chip_size: int) -> int:
@@ -54,6 +60,9 @@ SETTINGS = {
         view_sizes={"hr": 48, "s2": 24, "s1": 24},
         supervised_steps=30,
         num_workers=0,
+        finetune_epochs=8,
+        min_steps=12,
+        label_draws=5,
     ),
     "default": TrainingSettings(
         epochs=500,
@@ -64,6 +73,8 @@ SETTINGS = {
         view_sizes={"hr": 96, "s2": 24, "s1": 24},
         supervised_steps=100,
         num_workers=1,
+        finetune_epochs=20,
+        min_steps=25,
     ),
     "full": TrainingSettings(
         epochs=200,
@@ -74,6 +85,8 @@ SETTINGS = {
         view_sizes={"hr": 384, "s2": 64, "s1": 64},
         supervised_steps=2000,
         num_workers=8,
+        finetune_epochs=20,
+        min_steps=100,
     ),
 }
 

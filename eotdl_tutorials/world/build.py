@@ -24,6 +24,7 @@ import shapely
 from rasterio.transform import Affine
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.classes import CLASSES, SCENE_CLASSES, scene_label
 from eotdl_tutorials.facts.sensors import HR_BANDS, HR_TILE_PX, S2_BANDS
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.profiles import data_dir
@@ -43,11 +44,10 @@ from eotdl_tutorials.world.render import (
     render_hr_tile,
     render_s1_scene,
     render_s2_scene,
+    road_mask,
 )
 from eotdl_tutorials.world.spec import (
-    CLASSES,
     FORMAT_VERSION,
-    ROAD,
     Region,
     TileGrid,
     WorldProfile,
@@ -303,10 +303,12 @@ def _hr_task(root: str, task: dict) -> dict:
         task["id"], grid, datetime.fromisoformat(task["moment"]), task["zone"], str(tif)
     )
     item["properties"]["landcover:presence"] = [CLASSES[c] for c in np.unique(classes).tolist()]
+    counts = np.bincount(classes.ravel(), minlength=len(CLASSES))
+    item["properties"]["landcover:scene"] = SCENE_CLASSES[scene_label(counts)]
     item["assets"]["landcover"] = {
         "href": str(label),
         "type": catalog.COG,
-        "title": "Land-cover mask (class codes of eotdl_tutorials.world.CLASSES)",
+        "title": "Land-cover mask (class codes of eotdl_tutorials.facts.CLASSES)",
         "roles": ["labels"],
     }
     write_json(meta_path, item)
@@ -324,7 +326,7 @@ def _road_task(root: str, task: dict) -> dict:
         )
         rgb = np.clip(dn[:3].astype(np.float32) / 2500 * 255, 0, 255).astype(np.uint8)
         _write_cog(image_path, rgb, grid, None, ("red", "green", "blue"))
-        mask = np.where(classes == ROAD, 255, 0).astype(np.uint8)
+        mask = np.where(road_mask(land, grid), 255, 0).astype(np.uint8)
         _write_cog(mask_path, mask, grid, None, ("road",))
     return {
         "id": task["id"],

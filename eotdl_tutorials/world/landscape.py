@@ -16,17 +16,23 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from eotdl_tutorials.world.noise import _hash01, fractal_noise, value_noise
-from eotdl_tutorials.world.spec import (
+from eotdl_tutorials.facts.classes import (
     BARE_SOIL,
     BUILT_UP,
     CROPLAND,
     FOREST,
     GRASSLAND,
+    HERBACEOUS,
+    INDUSTRIAL,
+    PERMANENT_CROP,
     WATER,
+)
+from eotdl_tutorials.world.noise import _hash01, fractal_noise, value_noise
+from eotdl_tutorials.world.spec import (
     Region,
     TileGrid,
     WorldProfile,
@@ -51,7 +57,24 @@ CROPS = {
     "sunflower": (105, 195, 255),
     "alfalfa": (60, 180, 300),
 }
-ROAD_WIDTHS = {"primary": 14.0, "secondary": 7.0, "residential": 5.0}
+#: Paved widths. The primary road is a motorway: a 4-lane cross-section RQ 31 is 31 m wide
+#: (German RAA 2008); its corridor adds verges and embankments of about 10 m a side.
+ROAD_WIDTHS = {"primary": 31.0, "secondary": 7.0, "residential": 5.0}
+HIGHWAY_VERGE = 10.0
+#: Shares of parcels that change use, with their sources (shares of the parent cover type):
+#: permanent crops are 7 % of the EU's farmland (Eurostat, farm structure survey 2020), more in
+#: wine and fruit country like the upper Rhine or irrigated California; natural grassland and
+#: shrubland are about a third of CORINE's grassland-like classes (CLC 2018: 3.2 + 4.1 vs
+#: pastures 10.6 % of EU area); industrial and commercial units are about a quarter of
+#: artificial surfaces (CLC 2018: 1.6 vs urban fabric 4.3 % of EU area).
+USE_SHARES = {
+    "temperate": {"permanent crop": 0.12, "herbaceous": 0.35, "industrial": 0.27},
+    "semiarid": {"permanent crop": 0.2, "herbaceous": 0.5, "industrial": 0.27},
+}
+#: Row spacing (m) of permanent crops: vineyards 1.8-3.0 m, orchards 3.5-6.5 m between rows
+#: (planting systems of Alsace vineyards and of apple/citrus orchards; FAO Irrigation and
+#: Drainage Paper 56 describes both); crowns fill 30-60 % of the ground.
+ROW_SPACING = {"vineyard": (1.8, 3.0), "orchard": (3.5, 6.5)}
 
 
 def _threshold(share: float) -> float:
@@ -212,11 +235,25 @@ def generate_landscape(region: Region, bounds: tuple[float, ...], seed: int) -> 
     klass[urban > _threshold(1 - biome["built"])] = BUILT_UP
     klass[wet < _threshold(biome["water"])] = WATER
 
+    ix, iy = np.round(cx).astype(np.int64), np.round(cy).astype(np.int64)
+    shares = USE_SHARES[region.biome]
+    use = _hash01(ix, iy, rs + 17)
+    estates = fractal_noise(cx, cy, 500, rs + 18, octaves=2)  # estates cluster in towns
+    klass[(klass == CROPLAND) & (use < shares["permanent crop"])] = PERMANENT_CROP
+    klass[(klass == GRASSLAND) & (use > 1 - shares["herbaceous"])] = HERBACEOUS
+    klass[(klass == BUILT_UP) & (estates > _threshold(1 - shares["industrial"]))] = INDUSTRIAL
+
     ids = np.arange(len(cells))
-    pick = _hash01(np.round(cx).astype(np.int64), np.round(cy).astype(np.int64), rs + 14)
+    pick = _hash01(ix, iy, rs + 14)
     crop_names = np.array(list(CROPS))
     crop = np.where(klass == CROPLAND, crop_names[(pick * len(CROPS)).astype(int)], "")
-    brightness = 0.9 + 0.2 * _hash01(np.round(cx).astype(np.int64), ids * 0, rs + 15)
+    vineyard = pick < (0.6 if region.biome == "temperate" else 0.2)
+    crop = np.where(klass == PERMANENT_CROP, np.where(vineyard, "vineyard", "orchard"), crop)
+    u_row = _hash01(ix, iy, rs + 19)
+    low, high = np.where(vineyard, 1.8, 3.5), np.where(vineyard, 3.0, 6.5)
+    row_spacing = np.where(klass == PERMANENT_CROP, low + (high - low) * u_row, 0.0)
+    row_azimuth = np.pi * _hash01(ix, iy, rs + 20)
+    brightness = 0.9 + 0.2 * _hash01(ix, ids * 0, rs + 15)
     evergreen = region.biome == "semiarid"
     deciduous = (klass == FOREST) & (pick < (0.15 if evergreen else 0.7))
     parcels = gpd.GeoDataFrame(
@@ -225,14 +262,17 @@ def generate_landscape(region: Region, bounds: tuple[float, ...], seed: int) -> 
             "crop": crop,
             "brightness": brightness.astype(np.float32),
             "deciduous": deciduous,
-            "moisture": _hash01(np.round(cy).astype(np.int64), ids * 0, rs + 16).astype(np.float32),
+            "moisture": _hash01(iy, ids * 0, rs + 16).astype(np.float32),
+            "row_spacing": row_spacing.astype(np.float32),
+            "row_azimuth": row_azimuth.astype(np.float32),
         },
         geometry=cells,
         crs=region.epsg,
     )
     water = _rivers(region, bounds, rs)
     roads = _roads(region, bounds, rs, parcels)
-    buildings = _buildings(parcels[parcels["klass"] == BUILT_UP], roads, rs)
+    town = parcels["klass"].isin([BUILT_UP, INDUSTRIAL])
+    buildings = _buildings(parcels[town], roads, rs)
     return Landscape(region.epsg, parcels, water, roads, buildings)
 
 
@@ -262,7 +302,7 @@ def _roads(
     highway = _meander(anchor + [-45000, -8000], anchor + [45000, 9000], rs + 31, 1500, 300)
     coarse, _ = _voronoi_cells(bounds, ROAD_CELL, rs + 32)
     secondary = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(coarse))))
-    town = parcels.geometry.values[parcels["klass"].to_numpy() == BUILT_UP]
+    town = parcels.geometry.values[np.isin(parcels["klass"].to_numpy(), (BUILT_UP, INDUSTRIAL))]
     residential = (
         shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(town))))
         if len(town)
@@ -277,32 +317,64 @@ def _roads(
     return frame[frame.geom_type == "LineString"].reset_index(drop=True)
 
 
+#: Building layouts: lattice spacing, side ranges (m), share of lots built and setback from the
+#: parcel edge. Residential: detached and terraced houses of 7-16 m by 7-18 m on lots about 24 m
+#: apart (50-250 m2 footprints: EUBUCCO, Milojevic-Dupont et al. 2023, Sci. Data 10:147, median
+#: residential footprint about 100-150 m2). Industrial: halls of 25-65 m by 20-55 m
+#: (600-3,500 m2) on 80 m lots with yards between them.
+BUILDING_LAYOUTS = {
+    "residential": {"spacing": 24.0, "w": (7, 16), "h": (7, 18), "built": 0.8, "setback": 6},
+    "industrial": {"spacing": 80.0, "w": (25, 65), "h": (20, 55), "built": 0.75, "setback": 8},
+}
+#: Roof materials of each layout and their shares (the rest is the last).
+ROOFS = {
+    "residential": (("tiles", 0.45), ("concrete", 1.0)),
+    "industrial": (("metal", 0.6), ("concrete", 1.0)),
+}
+
+
 def _buildings(town: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, rs: int) -> gpd.GeoDataFrame:
-    """Rectangular buildings on a jittered grid inside built-up parcels, off the streets."""
-    if town.empty:
-        return gpd.GeoDataFrame({"roof": []}, geometry=[], crs=town.crs)
-    pts = _lattice_points(tuple(town.total_bounds), 24.0, rs + 41)
-    ix, iy = np.round(pts[:, 0]).astype(np.int64), np.round(pts[:, 1]).astype(np.int64)
-    w = 7 + 9 * _hash01(ix, iy, rs + 42)
-    h = 7 + 11 * _hash01(ix, iy, rs + 43)
-    angle = (_hash01(ix // 170, iy // 170, rs + 44) - 0.5) * 0.6
-    corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
-    local = corners[None] * np.stack([w, h], axis=1)[:, None, :]
-    cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
-    rotated = np.stack(
-        [local[..., 0] * cos - local[..., 1] * sin, local[..., 0] * sin + local[..., 1] * cos], -1
-    )
-    polygons = shapely.polygons(rotated + pts[:, None, :])
-    inner = shapely.buffer(town.geometry.values, -6)
-    in_building, in_parcel = shapely.STRtree(inner).query(polygons, predicate="within")
-    keep = np.zeros(len(polygons), dtype=bool)
-    keep[in_building] = True
-    streets = shapely.buffer(roads.geometry.values, roads["width"].to_numpy() / 2 + 3)
-    on_street, _ = shapely.STRtree(streets).query(polygons, predicate="intersects")
-    keep[on_street] = False
-    keep &= _hash01(ix, iy, rs + 45) < 0.8
-    roof = np.where(_hash01(ix, iy, rs + 46) < 0.45, "tiles", "concrete")
-    return gpd.GeoDataFrame({"roof": roof[keep]}, geometry=polygons[keep], crs=town.crs)
+    """Rectangular buildings on jittered lattices inside built-up parcels, off the streets:
+    small houses in residential quarters, large halls in industrial estates."""
+    frames = []
+    for n, (use, klass) in enumerate((("residential", BUILT_UP), ("industrial", INDUSTRIAL))):
+        parcels = town[town["klass"] == klass]
+        if parcels.empty:
+            continue
+        layout, k = BUILDING_LAYOUTS[use], rs + 100 * n
+        pts = _lattice_points(tuple(parcels.total_bounds), layout["spacing"], k + 41)
+        ix, iy = np.round(pts[:, 0]).astype(np.int64), np.round(pts[:, 1]).astype(np.int64)
+        w = layout["w"][0] + (layout["w"][1] - layout["w"][0]) * _hash01(ix, iy, k + 42)
+        h = layout["h"][0] + (layout["h"][1] - layout["h"][0]) * _hash01(ix, iy, k + 43)
+        angle = (_hash01(ix // 170, iy // 170, rs + 44) - 0.5) * 0.6
+        corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5]])
+        local = corners[None] * np.stack([w, h], axis=1)[:, None, :]
+        cos, sin = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        rotated = np.stack(
+            [local[..., 0] * cos - local[..., 1] * sin, local[..., 0] * sin + local[..., 1] * cos],
+            -1,
+        )
+        polygons = shapely.polygons(rotated + pts[:, None, :])
+        inner = shapely.buffer(parcels.geometry.values, -layout["setback"])
+        in_building, _ = shapely.STRtree(inner).query(polygons, predicate="within")
+        keep = np.zeros(len(polygons), dtype=bool)
+        keep[in_building] = True
+        streets = shapely.buffer(roads.geometry.values, roads["width"].to_numpy() / 2 + 3)
+        on_street, _ = shapely.STRtree(streets).query(polygons, predicate="intersects")
+        keep[on_street] = False
+        keep &= _hash01(ix, iy, k + 45) < layout["built"]
+        u_roof = _hash01(ix, iy, k + 46)
+        roof = np.full(len(polygons), ROOFS[use][-1][0], dtype=object)
+        for name, upper in reversed(ROOFS[use][:-1]):
+            roof[u_roof < upper] = name
+        frames.append(
+            gpd.GeoDataFrame(
+                {"roof": roof[keep].astype(str), "use": use}, geometry=polygons[keep], crs=town.crs
+            )
+        )
+    if not frames:
+        return gpd.GeoDataFrame({"roof": [], "use": []}, geometry=[], crs=town.crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=town.crs)
 
 
 def landscape_frames(landscape: Landscape) -> dict[str, gpd.GeoDataFrame]:

@@ -17,14 +17,20 @@ from eotdl_tutorials.facts.classes import (  # noqa: F401  (the world's public l
     CROPLAND,
     FOREST,
     GRASSLAND,
+    HERBACEOUS,
+    HIGHWAY,
+    INDUSTRIAL,
     PARCEL_CLASSES,
+    PERMANENT_CROP,
+    RIVER,
     ROAD,
+    SCENE_CLASSES,
     WATER,
 )
 from eotdl_tutorials.facts.grids import latitude_band, utm_epsg, zone_name  # noqa: F401
 
 #: Bumped whenever the rendered bytes or the layout of a world change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WORLD_PROFILES = ("ci", "default", "large")
 
 
