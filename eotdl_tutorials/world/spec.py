@@ -115,7 +115,7 @@ PROFILE_SPECS: dict[str, WorldProfile] = {
         s2_overlap_px=40,
         s2_dates=_every(date(2022, 5, 2), date(2022, 12, 28), 10),
         s1_dates=_every(date(2022, 5, 4), date(2022, 12, 28), 6),
-        hr_tiles_per_region=120,
+        hr_tiles_per_region=180,
         hr_dates_per_tile=2,
         road_images=12,
     ),
