@@ -67,7 +67,7 @@ def store(world, matches, tmp_path_factory):
 def test_store_follows_the_contract(store, matches):
     out, report = store
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["format"] == "eotdl-tutorials-chips" and meta["format_version"] == 1
+    assert meta["format"] == "eotdl-tutorials-chips" and meta["format_version"] == 2
     assert meta["classes"] == list(SCENE_CLASSES) and meta["pixel_classes"] == list(CLASSES)
     n = meta["count"]
     assert n == report.summary["packed"] >= 10

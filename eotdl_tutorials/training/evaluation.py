@@ -358,11 +358,12 @@ def evaluate_label_ratios(
     train_y, val_y, test_y = (chips.labels[rows_of[s]] for s in ("train", "val", "test"))
     num_classes = max(len(chips.classes), int(chips.labels.max()) + 1)
     encoders = {PRETRAINED: encoder, RANDOM: random_encoder(encoder, random_seed)}
+    splits = [s for s in rows_of if rows_of[s].size]  # a store may have no validation chips
     features = {
-        name: {s: embed(e, chips, rows_of[s], accelerator=accelerator) for s in rows_of}
+        name: {s: embed(e, chips, rows_of[s], accelerator=accelerator) for s in splits}
         for name, e in encoders.items()
     }
-    features["bands"] = {s: band_statistics(chips, encoder.sensor, r) for s, r in rows_of.items()}
+    features["bands"] = {s: band_statistics(chips, encoder.sensor, rows_of[s]) for s in splits}
     if trained:
         train_images = _images(chips, encoder, rows_of["train"])
         test_images = resize_to(_images(chips, encoder, rows_of["test"]), encoder.input_size)
@@ -390,7 +391,7 @@ def evaluate_label_ratios(
                         x["test"],
                         test_y,
                         x["train"],
-                        (x["val"], val_y),
+                        (x["val"], val_y) if "val" in x else None,
                     )
                 )
             x = features[PRETRAINED]
