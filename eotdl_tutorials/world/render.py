@@ -199,7 +199,7 @@ def _rows(
 
 
 def _tramlines(
-    classes: np.ndarray, parcel: np.ndarray, local: Landscape, grid: TileGrid
+    classes: np.ndarray, parcel: np.ndarray, local: Landscape, grid: TileGrid, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of annual crops and the share of each covered by wheel tracks (bare soil)."""
     crop = classes == CROPLAND
@@ -210,8 +210,8 @@ def _tramlines(
     cx = np.concatenate([[0], np.round(centre.x.to_numpy()).astype(np.int64)])[ids]
     cy = np.concatenate([[0], np.round(centre.y.to_numpy()).astype(np.int64)])[ids]
     low, high = TRAMLINE_PERIOD
-    period = low + (high - low) * _hash01(cx, cy, 71)
-    azimuth = np.pi * _hash01(cx, cy, 72)
+    period = low + (high - low) * _hash01(cx, cy, seed + 71)
+    azimuth = np.pi * _hash01(cx, cy, seed + 72)
     yy, xx = np.nonzero(crop)
     u = across(grid.xs()[xx], grid.ys()[yy], azimuth)
     track = stripe_cover(u, period, np.full_like(period, TRACK_WIDTH), grid.gsd)
@@ -243,7 +243,7 @@ def render_surface(
     if rows.any():
         crown, inter = state.canopy[parcel][rows].T, state.ground[parcel][rows].T
         refl[:, rows] = inter + (crown - inter) * cover[None]
-    crop, track = _tramlines(classes, parcel, local, grid)
+    crop, track = _tramlines(classes, parcel, local, grid, seed)
     if crop.any():
         soil = SPECTRA["bare soil"][:, None]
         refl[:, crop] = refl[:, crop] * (1 - track)[None] + soil * track[None]
