@@ -83,7 +83,7 @@ def test_labels_from_a_land_cover_raster(unlabelled_store, tmp_path):
     assert label_store_from_raster(unlabelled_store, raster, progress=False) == COLS * COLS
     chips = ChipStore(unlabelled_store)
     column = np.arange(COLS * COLS) % COLS
-    expected = np.where(column < 2, chips.classes.index("forest"), chips.classes.index("water"))
+    expected = np.where(column < 2, chips.classes.index("Forest"), chips.classes.index("SeaLake"))
     assert chips.labels.tolist() == expected.tolist()
     assert chips.meta["labels"]["source"] == str(raster)
 

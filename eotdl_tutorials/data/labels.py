@@ -2,7 +2,7 @@
 
 A store cut from real EarthView tiles has no label masks (``label = -1``): give it labels from
 any raster rasterio opens (a local GeoTIFF, or ``/vsicurl/https://...`` of a COG found by STAC),
-the majority class under each footprint mapped to the store's classes.
+the majority class under each footprint mapped to the store's scene classes.
 """
 
 from __future__ import annotations
@@ -19,19 +19,23 @@ from tqdm.auto import tqdm
 from eotdl_tutorials.data.store import ChipStore
 from eotdl_tutorials.files import atomic_path, write_json
 
-#: ESA WorldCover 2021 codes -> the course's classes (None: no course class).
+#: ESA WorldCover 2021 codes -> the course's scene classes (EuroSAT's; None: no scene class).
+#: WorldCover cannot tell a river from a lake, nor an industrial estate from a town, nor a
+#: permanent crop from an annual one: those chips get the nearer class (SeaLake, Residential,
+#: AnnualCrop). Shrubland, bare ground, wetland and moss count as HerbaceousVegetation, as the
+#: world's bare soil does (``facts.classes.PIXEL_TO_SCENE``).
 WORLDCOVER_CLASSES: dict[int, str | None] = {
-    10: "forest",
-    20: "grassland",  # shrubland
-    30: "grassland",
-    40: "cropland",
-    50: "built-up",
-    60: "bare soil",
+    10: "Forest",
+    20: "HerbaceousVegetation",  # shrubland
+    30: "Pasture",  # grassland
+    40: "AnnualCrop",
+    50: "Residential",  # built-up
+    60: "HerbaceousVegetation",  # bare or sparse vegetation
     70: None,  # snow and ice
-    80: "water",
-    90: "grassland",  # herbaceous wetland
-    95: "forest",  # mangroves
-    100: "grassland",  # moss and lichen
+    80: "SeaLake",  # permanent water bodies
+    90: "HerbaceousVegetation",  # herbaceous wetland
+    95: "Forest",  # mangroves
+    100: "HerbaceousVegetation",  # moss and lichen
 }
 UNLABELLED = -1
 
