@@ -55,7 +55,7 @@ DEFAULT_SENSORS = ("hr", "s2", "s1")
 #: Chips per task: small enough to spread a scene over workers, large enough to amortise.
 DEFAULT_CHUNK = 64
 #: Shares of footprints in each split, filled block by block (see :func:`assign_splits`).
-SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
+SPLITS = (("train", 0.65), ("val", 0.1), ("test", 0.25))
 #: Side of the spatial blocks that are kept whole in one split (metres): at least twice the
 #: about 1 km over which the world's land cover is correlated.
 SPLIT_BLOCK_M = 2000.0

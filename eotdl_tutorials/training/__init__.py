@@ -3,6 +3,7 @@
 from eotdl_tutorials.training.evaluation import (
     EOTDL_EUROSAT,
     EOTDL_EUROSAT_SOURCE,
+    LESSON_GOALS,
     METHOD_TITLES,
     METHODS,
     FewLabelResult,
@@ -12,6 +13,7 @@ from eotdl_tutorials.training.evaluation import (
     evaluate_label_ratios,
     knn_accuracy,
     label_subset,
+    lesson_report,
     linear_probe_accuracy,
     random_encoder,
     summarize,
@@ -46,6 +48,7 @@ from eotdl_tutorials.training.trainer import (
 __all__ = [
     "EOTDL_EUROSAT",
     "EOTDL_EUROSAT_SOURCE",
+    "LESSON_GOALS",
     "METHODS",
     "METHOD_TITLES",
     "SETTINGS",
@@ -62,6 +65,7 @@ __all__ = [
     "fit",
     "knn_accuracy",
     "label_subset",
+    "lesson_report",
     "linear_probe_accuracy",
     "load_or_pretrain",
     "make_trainer",

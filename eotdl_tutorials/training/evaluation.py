@@ -369,6 +369,7 @@ def evaluate_label_ratios(
         test_images = resize_to(_images(chips, encoder, rows_of["test"]), encoder.input_size)
     prior = int(np.bincount(train_y).argmax())
     table = []
+    scored: dict[tuple[str, bytes], float] = {}
     work = [(ratio, d) for ratio in ratios for d in range(draws)]
     bar = tqdm(total=len(work), desc="label draws", disable=not progress)
     for ratio in ratios:
@@ -378,14 +379,15 @@ def evaluate_label_ratios(
             sub = label_subset(train_y, ratio, random_seed + d)
             labels = sub.size
             accuracies["majority"].append(float(np.mean(test_y == prior)))
-            for method, name in (
+            key = sub.tobytes()  # the probes are deterministic: a repeated subset (100 %)
+            for method, name in (  # is scored once
                 ("band_statistics", "bands"),
                 ("random_probe", RANDOM),
                 ("ssl_probe", PRETRAINED),
             ):
                 x = features[name]
-                accuracies[method].append(
-                    linear_probe_accuracy(
+                if (method, key) not in scored:
+                    scored[method, key] = linear_probe_accuracy(
                         x["train"][sub],
                         train_y[sub],
                         x["test"],
@@ -393,11 +395,13 @@ def evaluate_label_ratios(
                         x["train"],
                         (x["val"], val_y) if "val" in x else None,
                     )
-                )
+                accuracies[method].append(scored[method, key])
             x = features[PRETRAINED]
-            accuracies["ssl_knn"].append(
-                knn_accuracy(x["train"][sub], train_y[sub], x["test"], test_y, config.knn_k)
-            )
+            if ("ssl_knn", key) not in scored:
+                scored["ssl_knn", key] = knn_accuracy(
+                    x["train"][sub], train_y[sub], x["test"], test_y, config.knn_k
+                )
+            accuracies["ssl_knn"].append(scored["ssl_knn", key])
             if trained:
                 images, targets = train_images[sub], torch.from_numpy(train_y[sub])
                 test_targets = torch.from_numpy(test_y)
@@ -468,6 +472,31 @@ def summarize(result: FewLabelResult) -> str:
             f"{gap('scratch', 'band_statistics', highest)} band statistics; "
             f"fine-tuned {cell('ssl_finetune', highest)}.",
         ]
+    return "\n".join(lines)
+
+
+#: The size (points) each gap of :func:`directions` should have for the course's lesson to hold
+#: as it holds on real imagery (EOTDL's EuroSAT gaps at 1 % are 47 and 65 points).
+LESSON_GOALS = {
+    "ssl_probe_over_random_probe_at_low": 10.0,
+    "scratch_over_band_statistics_at_full": 15.0,
+    "ssl_finetune_over_scratch_at_low": 10.0,
+}
+
+
+def lesson_report(gaps: dict[str, float]) -> str:
+    """One line per gap of :func:`directions`: its size, its sign and the goal it reaches or not."""
+    lines = []
+    for name, points in gaps.items():
+        goal = LESSON_GOALS[name]
+        verdict = (
+            f"reaches the goal of {goal:g}"
+            if points >= goal
+            else f"right direction, below the goal of {goal:g}"
+            if points > 0
+            else "NOT REPRODUCED (wrong direction)"
+        )
+        lines.append(f"{name}: {points:+.1f} points, {verdict}")
     return "\n".join(lines)
 
 
