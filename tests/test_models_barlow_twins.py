@@ -105,13 +105,17 @@ def test_task_trains_each_sensor_and_logs_its_loss(tmp_path, tiny_store, sensor)
 def test_resuming_from_another_models_checkpoint_is_a_clear_error(tmp_path, tiny_store):
     datamodule = ChipDataModule(tiny_store, "s2", batch_size=8)
     stats = datamodule.stats.to_dict()
-    classifier = ClassifierTask("s2", stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16)
+    classifier = ClassifierTask(
+        "s2", stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16
+    )
     fit(classifier, datamodule, tmp_path, max_epochs=1, max_steps=1, progress=False)
     pretraining = BarlowTwinsTask("s2", stats, arch=TINY, input_size=16, projector_dims=(16,) * 3)
     with pytest.raises(ValueError, match="does not fit BarlowTwinsTask"):
         fit(pretraining, datamodule, tmp_path, max_epochs=1, ckpt_path="last", progress=False)
     s1_stats = BandStats(("vv", "vh"), (-10.0, -17.0), (5.0, 5.0)).to_dict()
-    other_bands = ClassifierTask("s1", s1_stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16)
+    other_bands = ClassifierTask(
+        "s1", s1_stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16
+    )
     with pytest.raises(ValueError, match="shape"):
         fit(other_bands, datamodule, tmp_path, max_epochs=1, ckpt_path="last", progress=False)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
@@ -122,6 +126,8 @@ def test_classifier_learns_land_cover_from_labels(tmp_path, tiny_store):
     datamodule = ChipDataModule(tiny_store, "s2", batch_size=16)
     seed(0)
     stats = datamodule.stats.to_dict()
-    task = ClassifierTask("s2", stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16, lr=3e-3)
+    task = ClassifierTask(
+        "s2", stats, num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16, lr=3e-3
+    )
     trainer = fit(task, datamodule, tmp_path, max_epochs=10, limit_val_batches=0, progress=False)
     assert float(trainer.logged_metrics["train_loss_epoch"]) < 1.0  # chance level is ln 10 = 2.3

@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from eotdl_tutorials.data import ChipDataModule, write_synthetic_store
+from eotdl_tutorials.facts.classes import SCENE_CLASSES
 from eotdl_tutorials.models import ClassifierTask
 from eotdl_tutorials.training import (
     default_precision,
@@ -31,7 +32,9 @@ def datamodule(tmp_path_factory):
 
 
 def _task(datamodule: ChipDataModule) -> ClassifierTask:
-    return ClassifierTask("s2", datamodule.stats.to_dict(), num_classes=8, arch=TINY, input_size=16)
+    return ClassifierTask(
+        "s2", datamodule.stats.to_dict(), num_classes=len(SCENE_CLASSES), arch=TINY, input_size=16
+    )
 
 
 def test_device_and_precision_choice():
