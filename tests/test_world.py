@@ -17,6 +17,7 @@ from rasterio.windows import from_bounds
 from scipy.ndimage import gaussian_filter
 
 from eotdl_tutorials.cli import main
+from eotdl_tutorials.facts.classes import BUILT_UP, FOREST, RIVER, WATER
 from eotdl_tutorials.world import (
     CLASSES,
     TileGrid,
@@ -29,7 +30,7 @@ from eotdl_tutorials.world import (
     render_surface,
 )
 from eotdl_tutorials.world.landscape import region_layout
-from eotdl_tutorials.world.spec import BUILT_UP, FOREST, REGIONS, RIVER, WATER, world_profile
+from eotdl_tutorials.world.spec import REGIONS, world_profile
 
 
 @pytest.fixture(scope="module")

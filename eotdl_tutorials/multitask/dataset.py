@@ -260,7 +260,7 @@ def open_landcover_set(folder: str | os.PathLike[str]) -> LandCoverSet:
 def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCoverSet:
     """The land-cover set of ``profile``'s sample world, built (world first) when missing or
     written by an older version of the course (no EOTDL ``README.md``, no footprints)."""
-    from eotdl_tutorials.world import CLASSES
+    from eotdl_tutorials.facts.classes import CLASSES
 
     folder = landcover_set_dir(profile)
     if (folder / "meta.json").is_file() and not is_published(folder):

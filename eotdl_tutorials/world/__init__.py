@@ -4,6 +4,7 @@
 and ``ensure_world`` gives the world of a run profile in the course's data folder.
 """
 
+from eotdl_tutorials.facts.classes import CLASSES
 from eotdl_tutorials.world.build import World, WorldError, build_world, ensure_world, open_world
 from eotdl_tutorials.world.landscape import Landscape, generate_landscape, region_layout
 from eotdl_tutorials.world.render import (
@@ -12,7 +13,7 @@ from eotdl_tutorials.world.render import (
     render_s2_scene,
     render_surface,
 )
-from eotdl_tutorials.world.spec import CLASSES, REGIONS, TileGrid, world_profile
+from eotdl_tutorials.world.spec import REGIONS, TileGrid, world_profile
 
 __all__ = [
     "CLASSES",

@@ -31,13 +31,9 @@ from eotdl_tutorials.facts.classes import (
     PERMANENT_CROP,
     WATER,
 )
+from eotdl_tutorials.facts.grids import latitude_band
 from eotdl_tutorials.world.noise import _hash01, fractal_noise, value_noise
-from eotdl_tutorials.world.spec import (
-    Region,
-    TileGrid,
-    WorldProfile,
-    latitude_band,
-)
+from eotdl_tutorials.world.spec import Region, TileGrid, WorldProfile
 
 PARCEL_SPACING = 170.0
 ROAD_CELL = 900.0

@@ -1,5 +1,5 @@
 """What a sample world contains: regions, grids and dates of each profile (the class legend is
-``eotdl_tutorials.facts.classes``, re-exported here)."""
+``eotdl_tutorials.facts.classes``)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from eotdl_tutorials.facts.classes import (  # noqa: F401  (the world's public legend)
-    BARE_SOIL,
-    BUILDING,
-    BUILT_UP,
-    CLASSES,
-    CROPLAND,
-    FOREST,
-    GRASSLAND,
-    HERBACEOUS,
-    HIGHWAY,
-    INDUSTRIAL,
-    PARCEL_CLASSES,
-    PERMANENT_CROP,
-    RIVER,
-    ROAD,
-    SCENE_CLASSES,
-    WATER,
-)
-from eotdl_tutorials.facts.grids import latitude_band, utm_epsg, zone_name  # noqa: F401
+from eotdl_tutorials.facts.grids import utm_epsg, zone_name
 
 #: Bumped whenever the rendered bytes or the layout of a world change.
 FORMAT_VERSION = 2
