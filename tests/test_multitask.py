@@ -16,6 +16,7 @@ from eotdl_tutorials.multitask import (
     LandCoverSet,
     acquire,
     dataset_iou,
+    ensure_exported_models,
     export_landcover_model,
     init_from_encoder,
     label_savings,
@@ -66,6 +67,24 @@ def test_dataset_iou_sums_over_tiles() -> None:
     assert miou == pytest.approx(2 / 6)
 
 
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_dataset_iou_counts_the_same_in_deterministic_mode_and_restores_it(
+    deterministic: bool,
+) -> None:
+    rng = np.random.default_rng(0)
+    target, predicted = rng.integers(0, 5, (2, 6, 16, 16))
+    expected = dataset_iou(predicted, target, 4)
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(deterministic)  # as Lightning leaves it after a CPU fit
+    try:
+        miou, per_class = dataset_iou(predicted, target, 4)
+        assert torch.are_deterministic_algorithms_enabled() is deterministic
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert miou == expected[0]
+    np.testing.assert_array_equal(per_class, expected[1])
+
+
 def test_every_model_beats_its_random_weights(landcover: LandCoverSet) -> None:
     split = labelled_and_pool(landcover, 20)
     test_x = model_inputs(landcover, split.test)
@@ -105,6 +124,11 @@ def test_export_round_trip_and_onnx(landcover: LandCoverSet, tmp_path: Path) -> 
         session = onnx_session(tmp_path / preprocessing)
         outputs = session.run(None, {"input": card.normalise(values.numpy())})
         assert np.abs(outputs[0] - expected["segmentation"].numpy()).max() <= 1e-4
+
+
+def test_ensure_exported_models_names_an_unknown_model(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown exported models \\['landcover-typo'\\]"):
+        ensure_exported_models("ci", tmp_path, names=["landcover-classifier", "landcover-typo"])
 
 
 def test_init_from_encoder_copies_the_backbone(landcover: LandCoverSet) -> None:

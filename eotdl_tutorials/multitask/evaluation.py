@@ -9,7 +9,8 @@ occur in the test set or the predictions. Multi-label F1 and accuracy are micro-
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,23 @@ def predict(model: LandCoverNet, images: np.ndarray, batch_size: int = 32) -> Pr
     return Predictions(np.concatenate(presence), np.concatenate(masks) if masks else None, seconds)
 
 
+@contextmanager
+def native_bincount() -> Iterator[None]:
+    """PyTorch's deterministic mode off for the block, then restored as it was.
+
+    Lightning turns the mode on for a CPU fit and leaves it on; torchmetrics then counts with a
+    (pixels x classes) comparison mesh instead of ``torch.bincount``: 6 s instead of 0.1 s for
+    the 4 million pixels of a default test split. Counting on the CPU is exact either way.
+    """
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(False)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def dataset_iou(
     predicted: np.ndarray, target: np.ndarray, num_classes: int
 ) -> tuple[float, np.ndarray]:
@@ -70,10 +88,11 @@ def dataset_iou(
     metric = MulticlassJaccardIndex(
         num_classes + 1, average="none", ignore_index=0, zero_division=float("nan")
     )
-    metric.update(
-        torch.from_numpy(predicted.astype(np.int64)), torch.from_numpy(target.astype(np.int64))
-    )
-    per_class = metric.compute().numpy()[1:]
+    with native_bincount():
+        metric.update(
+            torch.from_numpy(predicted.astype(np.int64)), torch.from_numpy(target.astype(np.int64))
+        )
+        per_class = metric.compute().numpy()[1:]
     return float(np.nanmean(per_class)), per_class
 
 

@@ -11,7 +11,7 @@ classifier and a U-Net on what its ``SATRGB`` preprocessing sends.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -132,13 +132,18 @@ def ensure_exported_models(
     trained: Mapping[str, TrainedModel] | None = None,
     accelerator: str = "auto",
     progress: bool = True,
+    names: Iterable[str] | None = None,
 ) -> Path:
-    """The folder holding every model of :data:`EXPORTS` for ``profile`` (one sub-folder each,
-    see :func:`eotdl_tutorials.models.load_model`). Models missing there are exported from
-    ``trained`` (by export name, e.g. notebook C2's models) or else trained first (on the
-    profile's land-cover set, random initial weights, the profile's settings)."""
+    """The folder holding the models ``names`` of :data:`EXPORTS` (None: all) for ``profile``
+    (one sub-folder each, see :func:`eotdl_tutorials.models.load_model`). Models missing there
+    are exported from ``trained`` (by export name, e.g. notebook C2's models) or else trained
+    first (on the profile's land-cover set, random initial weights, the profile's settings)."""
     out = Path(out) if out is not None else exported_models_dir(profile)
-    missing = [name for name in EXPORTS if not (out / name / CONFIG_NAME).is_file()]
+    names = list(EXPORTS if names is None else names)
+    unknown = sorted(set(names) - set(EXPORTS))
+    if unknown:
+        raise ValueError(f"unknown exported models {unknown}: choose among {sorted(EXPORTS)}")
+    missing = [name for name in names if not (out / name / CONFIG_NAME).is_file()]
     if missing:
         dataset = ensure_landcover_set(profile, progress=progress)
         config = multitask_settings(profile)
