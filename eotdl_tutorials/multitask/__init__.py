@@ -12,6 +12,7 @@ from eotdl_tutorials.multitask.active import (
     floor_miou,
     label_savings,
     labels_to_reach,
+    loop_test_rows,
     run_active_learning,
 )
 from eotdl_tutorials.multitask.compare import (
@@ -73,6 +74,7 @@ __all__ = [
     "label_savings",
     "labelled_and_pool",
     "labels_to_reach",
+    "loop_test_rows",
     "landcover_set_dir",
     "open_landcover_set",
     "publish_landcover_set",

@@ -144,14 +144,24 @@ def label_savings(curves: dict[str, list[list[float]]]) -> tuple[float, str]:
     return float(best), name
 
 
+def loop_test_rows(split: Split, config: MultitaskSettings) -> np.ndarray:
+    """The test tiles that score the loop: all, or a fixed random sample of ``al_test_sample``
+    (seed 0: the same tiles for every strategy, seed and round)."""
+    test = split.test
+    if config.al_test_sample and len(test) > config.al_test_sample:
+        test = np.sort(np.random.default_rng(0).choice(test, config.al_test_sample, replace=False))
+    return test
+
+
 def floor_miou(
     dataset: LandCoverSet, split: Split, config: MultitaskSettings, random_seed: int = 0
 ) -> float:
-    """Test mean IoU of the loop's U-Net with random weights (untrained): the floor."""
+    """Test mean IoU (the loop's test tiles) of its U-Net with random weights: the floor."""
     seed(random_seed)
     model = new_model(dataset, split.labelled, (SEGMENTATION,), **config.al_model_kwargs())
-    masks = predict(model, model_inputs(dataset, split.test)).masks
-    return dataset_iou(masks, dataset.masks[split.test], len(dataset.classes))[0]
+    test = loop_test_rows(split, config)
+    masks = predict(model, model_inputs(dataset, test)).masks
+    return dataset_iou(masks, dataset.masks[test], len(dataset.classes))[0]
 
 
 def run_active_learning(
@@ -165,7 +175,7 @@ def run_active_learning(
     """The loop for every strategy and seed of ``config`` (``al_initial`` random tiles of the
     training split, then ``al_rounds`` rounds of ``al_batch`` tiles each, chosen among
     ``al_pool_sample`` random pool tiles when set), scored by the dataset-level mean IoU on the
-    test split. Round 0 is shared by the strategies of a seed."""
+    test split (:func:`loop_test_rows`). Round 0 is shared by the strategies of a seed."""
     for strategy in strategies:
         heuristic(strategy)
     train = np.concatenate([split.labelled, split.pool])
@@ -175,8 +185,9 @@ def run_active_learning(
             f"the loop labels {needed} tiles but the training split has {len(train)}: "
             "use fewer rounds or smaller batches"
         )
-    test_x = model_inputs(dataset, split.test)
-    test_masks = dataset.masks[split.test]
+    test = loop_test_rows(split, config)
+    test_x = model_inputs(dataset, test)
+    test_masks = dataset.masks[test]
     records, chosen = [], {}
     total = len(config.al_seeds) * (1 + len(strategies) * config.al_rounds)
     bar = tqdm(total=total, desc="active learning", disable=not progress)

@@ -15,7 +15,8 @@ class MultitaskSettings:
     ``labelled``: the labelled training tiles (EOTDL labelled about 100); ``steps``: optimiser
     steps per model; ``al_*``: the active-learning loop (initial labelled tiles, tiles taken
     per round, rounds, seeds, steps and batch size per training, pool tiles scored per round
-    (None: all), MC-dropout samples for BALD).
+    (None: all), test tiles that score every training (None: all; a fixed random sample, the
+    same for every strategy and seed), MC-dropout samples for BALD).
     """
 
     labelled: int
@@ -29,6 +30,7 @@ class MultitaskSettings:
     mc_iterations: int
     al_batch_size: int = 8
     al_pool_sample: int | None = None
+    al_test_sample: int | None = None
     lr: float = 2e-3
     arch: str = "resnet18"
     depth: int = 4
@@ -75,6 +77,7 @@ SETTINGS = {
         al_steps=18,
         mc_iterations=4,
         al_pool_sample=96,
+        al_test_sample=144,
         pretrain={"epochs": 3, "batch_size": 32},
     ),
     "full": MultitaskSettings(
