@@ -54,8 +54,10 @@ STORE_FORMAT_VERSION = 2
 DEFAULT_SENSORS = ("hr", "s2", "s1")
 #: Chips per task: small enough to spread a scene over workers, large enough to amortise.
 DEFAULT_CHUNK = 64
-#: Shares of footprints in each split, filled block by block (see :func:`assign_splits`).
-SPLITS = (("train", 0.65), ("val", 0.1), ("test", 0.25))
+#: Shares of footprints in each split, filled block by block (see :func:`assign_splits`). The
+#: test share gives the ``default`` store over 200 labelled test chips (one chip under half a
+#: point of accuracy).
+SPLITS = (("train", 0.63), ("val", 0.1), ("test", 0.27))
 #: Side of the spatial blocks that are kept whole in one split (metres): at least twice the
 #: about 1 km over which the world's land cover is correlated.
 SPLIT_BLOCK_M = 2000.0
