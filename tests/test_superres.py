@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import torch
@@ -15,13 +16,16 @@ from eotdl_tutorials.superres import (
     ESRT,
     ESRT_PAPER_PARAMS_4X,
     PAIR_BANDS,
+    PairSet,
     SuperResolver,
     count_parameters,
+    error_budget,
     export_superres,
     load_superres,
     superres_array,
     superres_scene,
     tile_spans,
+    upsample_bicubic,
 )
 from eotdl_tutorials.superres.metrics import correctness, psnr, reflectance_l1
 
@@ -219,3 +223,26 @@ def test_metrics_directions() -> None:
     noise = hr + torch.randn(hr.shape, generator=rng) * 0.3
     assert float(correctness(noise, hr, lr)[:, 2].mean()) > 0.5  # invented detail: hallucination
     assert float(psnr(lr_up, hr).mean()) < float(psnr(hr * 0.99, hr).mean())
+
+
+def _pairs(lr: torch.Tensor, hr: torch.Tensor) -> PairSet:
+    table = pd.DataFrame({"id": [str(i) for i in range(len(lr))], "split": "test"})
+    return PairSet(lr.numpy(), hr.numpy(), table, factor=2, histogram_matched=False)
+
+
+def test_error_budget_splits_radiometry_from_detail() -> None:
+    rng = torch.Generator().manual_seed(0)
+    lr = torch.rand(3, 4, 16, 16, generator=rng) * 0.3 + 0.05
+    bicubic = upsample_bicubic(lr, 2)
+    detail = torch.randn(3, 4, 32, 32, generator=rng) * 0.02
+    detail -= torch.nn.functional.interpolate(  # zero mean over each 10 m pixel
+        torch.nn.functional.avg_pool2d(detail, 2), scale_factor=2, mode="nearest"
+    )
+    # Only detail missing: right radiometry gains nothing, right detail everything.
+    budget = error_budget(_pairs(lr, bicubic + detail))
+    assert budget["target_radiometry"] == pytest.approx(budget["bicubic"], abs=1e-3)
+    assert budget["target_detail"] > budget["bicubic"] + 40
+    # Only radiometry wrong (a 10 % gain of the other sensor): the other way round.
+    budget = error_budget(_pairs(lr, bicubic * 1.1))
+    assert budget["target_detail"] < budget["bicubic"] + 0.5
+    assert budget["target_radiometry"] > budget["bicubic"] + 10

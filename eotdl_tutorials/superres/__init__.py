@@ -7,7 +7,7 @@ offset), :mod:`.models` (bicubic, small CNN, ESRT), :mod:`.training`, :mod:`.met
 """
 
 from eotdl_tutorials.superres.export import export_superres, load_superres, superres_card
-from eotdl_tutorials.superres.metrics import evaluate, predict
+from eotdl_tutorials.superres.metrics import error_budget, evaluate, predict
 from eotdl_tutorials.superres.models import (
     ARCHS,
     ESRT,
@@ -44,6 +44,7 @@ __all__ = [
     "build_pairs",
     "count_parameters",
     "ensure_pair_store",
+    "error_budget",
     "evaluate",
     "export_superres",
     "histogram_match",

@@ -15,6 +15,10 @@
   pixels where the target has detail the input lacks (here: where ``d_ref`` is above its median).
   The ``opensr-test`` package itself pulls in perceptual models whose weights it downloads, so it
   does not run offline: these are its definitions, computed here.
+- **Error budget** of bicubic (:func:`error_budget`): how much of its error is the 10 m
+  radiometry (the other sensor's calibration, the time gap: fixed by moving each 10 m block of the
+  bicubic image to the target's mean) and how much is the detail inside each 10 m pixel (the
+  target with each block moved to bicubic's mean: all the detail, the input's radiometry).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from torchmetrics.functional.image import (
     structural_similarity_index_measure,
 )
 
+from eotdl_tutorials.superres.models import upsample_bicubic
 from eotdl_tutorials.superres.pairs import REFLECTANCE_DIVISOR, PairSet, area_resize
 
 #: opensr-test's calibrated constants (improvement, omission, hallucination).
@@ -82,6 +87,31 @@ def correctness(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.T
     detail = d_ref >= d_ref.flatten(1).median(1).values[:, None, None]
     counts = torch.stack([((kind == k) & detail).sum(dim=(1, 2)) for k in range(3)], 1)
     return counts.float() / detail.sum(dim=(1, 2), keepdim=False)[:, None].float()
+
+
+def with_block_means(image: torch.Tensor, means: torch.Tensor, factor: int) -> torch.Tensor:
+    """``image`` with each ``factor`` x ``factor`` block shifted so that its mean is the matching
+    pixel of ``means`` (the closest such image in L2)."""
+    error = means - F.avg_pool2d(image, factor)
+    return image + F.interpolate(error, scale_factor=factor, mode="nearest")
+
+
+def error_budget(pairs: PairSet, split: str = "test") -> dict[str, float]:
+    """Mean PSNR (dB) on ``split`` of ``bicubic``; of ``target_radiometry``: bicubic with the
+    target's 10 m means (the radiometry right, no new detail); of ``target_detail``: the target
+    with bicubic's 10 m means (every detail right, the input's radiometry kept: the best a model
+    that does not change the 10 m image can score)."""
+    rows = pairs.split(split)
+    hr, lr = torch.from_numpy(pairs.hr[rows]), torch.from_numpy(pairs.lr[rows])
+    bicubic = upsample_bicubic(lr, pairs.factor)
+    images = {
+        "bicubic": bicubic,
+        "target_radiometry": with_block_means(
+            bicubic, F.avg_pool2d(hr, pairs.factor), pairs.factor
+        ),
+        "target_detail": with_block_means(hr, F.avg_pool2d(bicubic, pairs.factor), pairs.factor),
+    }
+    return {name: float(psnr(image, hr).mean()) for name, image in images.items()}
 
 
 def predict(
