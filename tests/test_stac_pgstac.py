@@ -229,6 +229,9 @@ def test_cli_serves_pgstac_until_interrupted(pgstac_api: LocalStacApi, ci_world:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal: a test run started as a background job ignores SIGINT, and
+        # the command would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None

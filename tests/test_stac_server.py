@@ -152,7 +152,13 @@ def test_cli_serves_until_interrupted(world: Path) -> None:
     port = free_port()
     command = [sys.executable, "-m", "eotdl_tutorials.cli", "stac", "serve", str(world)]
     process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as in a terminal: a test run started as a background job ignores SIGINT, and
+        # the command would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert process.stdout is not None
