@@ -89,11 +89,13 @@ def correctness(sr: torch.Tensor, hr: torch.Tensor, lr: torch.Tensor) -> torch.T
     return counts.float() / detail.sum(dim=(1, 2), keepdim=False)[:, None].float()
 
 
-def with_block_means(image: torch.Tensor, means: torch.Tensor, factor: int) -> torch.Tensor:
-    """``image`` with each ``factor`` x ``factor`` block shifted so that its mean is the matching
-    pixel of ``means`` (the closest such image in L2)."""
-    error = means - F.avg_pool2d(image, factor)
-    return image + F.interpolate(error, scale_factor=factor, mode="nearest")
+def with_block_means(image: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """``image`` with each block of pixels under one pixel of ``means`` shifted so that its
+    average (:func:`area_resize`, as the consistency metric takes it) is that pixel: the closest
+    such image in L2."""
+    size = tuple(means.shape[-2:])
+    error = means - area_resize(image, size)
+    return image + F.interpolate(error, size=tuple(image.shape[-2:]), mode="nearest")
 
 
 def error_budget(pairs: PairSet, split: str = "test") -> dict[str, float]:
@@ -104,12 +106,11 @@ def error_budget(pairs: PairSet, split: str = "test") -> dict[str, float]:
     rows = pairs.split(split)
     hr, lr = torch.from_numpy(pairs.hr[rows]), torch.from_numpy(pairs.lr[rows])
     bicubic = upsample_bicubic(lr, pairs.factor)
+    coarse = tuple(lr.shape[-2:])
     images = {
         "bicubic": bicubic,
-        "target_radiometry": with_block_means(
-            bicubic, F.avg_pool2d(hr, pairs.factor), pairs.factor
-        ),
-        "target_detail": with_block_means(hr, F.avg_pool2d(bicubic, pairs.factor), pairs.factor),
+        "target_radiometry": with_block_means(bicubic, area_resize(hr, coarse)),
+        "target_detail": with_block_means(hr, area_resize(bicubic, coarse)),
     }
     return {name: float(psnr(image, hr).mean()) for name, image in images.items()}
 
