@@ -66,7 +66,7 @@ SETTINGS = {
     ),
     "default": TrainingSettings(
         epochs=500,
-        max_steps=1500,  # A2: 395 s on 2 idle cores with AVX-512, 1,492 s on an AMD EPYC without
+        max_steps=1500,  # A2: 395 s on one 2-core machine, 1,492 s on an AMD EPYC (AVX2)
         batch_size=64,
         projector_dims=(1024, 1024, 1024),
         lr=3e-3,
