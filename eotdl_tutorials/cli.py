@@ -46,6 +46,17 @@ def _bench_training(args: argparse.Namespace) -> None:
     print("figures written to", write_bench("training", result, args.json))
 
 
+def _bench_small_conv(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.results import write_bench
+    from eotdl_tutorials.training.benchmark import bench_small_conv, format_small_conv_report
+
+    result = bench_small_conv(
+        args.arch, size=args.size, batch_size=args.batch_size, steps=args.steps
+    )
+    print(format_small_conv_report(result))
+    print("figures written to", write_bench("small-conv", result, args.json))
+
+
 def _match(args: argparse.Namespace) -> None:
     from eotdl_tutorials.matching import match
     from eotdl_tutorials.matching.cli import open_match_source
@@ -501,6 +512,19 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--num-workers", type=int, default=0, help="loader workers")
     training.add_argument("--json", help=JSON_HELP)
     training.set_defaults(run=_bench_training)
+    small = bench_commands.add_parser(
+        "small-conv",
+        help="CPU training step with and without the small-input weight gradients",
+        description="Time a CPU training step of a ResNet at the ci/default view size with "
+        "plain convolutions and with eotdl_tutorials.models.speed_up_small_convolutions "
+        "(same weights, same batch); print both, the speed-up and the gradient difference.",
+    )
+    small.add_argument("--arch", default="resnet18", help="timm architecture (default: resnet18)")
+    small.add_argument("--size", type=int, default=24, help="input size in px (default: 24)")
+    small.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    small.add_argument("--steps", type=int, default=10, help="timed steps (default: 10)")
+    small.add_argument("--json", help=JSON_HELP)
+    small.set_defaults(run=_bench_small_conv)
     _add_matching_commands(commands, bench_commands)
     _add_superres_commands(commands, bench_commands)
     _add_serving_commands(commands, bench_commands)

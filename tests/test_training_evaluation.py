@@ -25,6 +25,7 @@ from eotdl_tutorials.training import (
     directions,
     embed,
     evaluate_label_ratios,
+    fit_trained_budget,
     knn_accuracy,
     label_subset,
     linear_probe_accuracy,
@@ -35,7 +36,9 @@ from eotdl_tutorials.training import (
     plot_views,
     pretrain_encoder,
     random_encoder,
+    settings,
     summarize,
+    training_steps,
 )
 
 TINY = "test_resnet"
@@ -132,6 +135,31 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
         plt.close(figure)
     with pytest.raises(ValueError, match="unknown projection"):
         plot_embeddings_2d(embeddings, labels, method="umap")
+
+
+def test_trained_rows_fit_their_time_budget(small_store):
+    chips = ChipStore(small_store)
+    torch.manual_seed(0)
+    encoder = SensorEncoder("s2", compute_band_stats(chips, "s2"), arch=TINY, input_size=16)
+    rows = chips.split_indices("train")
+    images = torch.from_numpy(chips.to_physical("s2", chips.array("s2")[rows])).float()
+    labels = torch.from_numpy(chips.labels[rows])
+    counts = [10, len(rows)]
+    unlimited = fit_trained_budget(encoder, images, labels, counts, 4, settings("ci"))
+    assert (unlimited.epochs, unlimited.budget_seconds) == (settings("ci").finetune_epochs, None)
+    generous = fit_trained_budget(
+        encoder, images, labels, counts, 4, settings("ci", finetune_minutes=60.0)
+    )
+    assert generous.epochs == generous.planned_epochs and not generous.shortened
+    full_step, small_step = generous.step_seconds
+    assert 0 < small_step <= full_step * 1.5  # two chips are no slower than a batch (noise)
+    config = settings("ci", finetune_minutes=generous.predicted_seconds / 60 / 4)
+    tight = fit_trained_budget(encoder, images, labels, counts, 4, config)
+    assert tight.shortened and 1 <= tight.epochs < tight.planned_epochs
+    assert tight.min_steps <= config.min_steps
+    assert tight.predicted_seconds <= config.finetune_minutes * 60 or tight.epochs == 1
+    assert "fit the" in tight.describe() and f"{tight.epochs} of the profile's" in tight.describe()
+    assert training_steps(len(rows), tight.epochs, config) >= tight.epochs
 
 
 def test_an_encoder_for_other_bands_is_a_clear_error(small_store):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
+import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 from matplotlib.figure import Figure
 
 from eotdl_tutorials.data import ChipDataModule, write_synthetic_store
 from eotdl_tutorials.facts.classes import SCENE_CLASSES
 from eotdl_tutorials.models import ClassifierTask
 from eotdl_tutorials.training import (
+    TimeBudget,
     default_precision,
     fit,
     make_trainer,
@@ -84,6 +89,60 @@ def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
         plot_metrics(tmp_path, ["nonsense"])
     with pytest.raises(FileNotFoundError, match="no metrics"):
         read_metrics(tmp_path / "nowhere")
+
+
+class SlowSteps(Callback):
+    """Make every training step take at least ``seconds`` (a slow machine, on any machine)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *args: object) -> None:
+        time.sleep(self.seconds)
+
+
+def _last_lr(trainer: L.Trainer) -> float:
+    return trainer.optimizers[0].param_groups[0]["lr"]
+
+
+def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, datamodule):
+    seed(0)
+    task = _task(datamodule)
+    budget = TimeBudget(seconds=1.5, calibration_steps=3)
+    trainer = fit(
+        task,
+        datamodule,
+        tmp_path,
+        max_epochs=20,
+        callbacks=[budget, SlowSteps(0.1)],
+        progress=False,
+        limit_val_batches=0,
+    )
+    assert budget.planned == 20 * trainer.num_training_batches
+    assert 5 <= budget.steps <= 15  # 1.5 s at a bit over 0.1 s per step
+    assert trainer.global_step == budget.steps == task.schedule_steps
+    assert _last_lr(trainer) < 0.01 * task.hparams["lr"]  # the cosine decayed to its end
+    resumed = fit(
+        _task(datamodule),
+        datamodule,
+        tmp_path,
+        max_epochs=20,
+        ckpt_path="last",
+        callbacks=[TimeBudget(seconds=100.0)],
+        progress=False,
+        limit_val_batches=0,
+    )
+    assert resumed.global_step == budget.steps  # a resumed run keeps the first run's steps
+
+
+def test_time_budget_never_adds_steps(tmp_path, datamodule):
+    budget = TimeBudget(seconds=600.0, calibration_steps=2)
+    trainer = fit(
+        _task(datamodule), datamodule, tmp_path, max_epochs=2, callbacks=[budget], progress=False
+    )
+    assert budget.steps == budget.planned == trainer.global_step == 2 * trainer.num_training_batches
+    with pytest.raises(ValueError, match="positive"):
+        TimeBudget(seconds=0)
 
 
 def test_profile_settings():

@@ -42,6 +42,7 @@ from eotdl_tutorials.models.export import (
     write_item,
 )
 from eotdl_tutorials.models.geotiff import embed_geotiff, read_model_input
+from eotdl_tutorials.models.small_conv import SmallInputConv2d, speed_up_small_convolutions
 
 __all__ = [
     "CONFIG_NAME",
@@ -60,6 +61,7 @@ __all__ = [
     "Normalised",
     "Projector",
     "SensorEncoder",
+    "SmallInputConv2d",
     "band_mapping",
     "band_name",
     "barlow_twins_loss",
@@ -87,4 +89,5 @@ __all__ = [
     "scaneo_rgb",
     "write_item",
     "z_score",
+    "speed_up_small_convolutions",
 ]

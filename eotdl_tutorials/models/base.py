@@ -29,15 +29,24 @@ class WarmupCosineTask(BaseTask):
     """A task trained with AdamW and a warm-up cosine schedule stepped every batch (hparams
     ``lr``, ``weight_decay`` and ``warmup_fraction``)."""
 
+    schedule_steps: int = 1
+
+    def set_schedule_steps(self, total: int) -> None:
+        """Fit the warm-up and the cosine into ``total`` steps (a time budget may shorten a run)."""
+        self.schedule_steps = max(1, int(total))
+
     def configure_optimizers(self) -> dict[str, Any]:
         """AdamW with a linear warm-up then cosine decay, stepped every batch."""
         optimizer = torch.optim.AdamW(
             self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(total * self.hparams["warmup_fraction"]))
+        self.set_schedule_steps(self.trainer.estimated_stepping_batches)
+        fraction = self.hparams["warmup_fraction"]
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, total, warmup)
+            optimizer,
+            lambda step: warmup_cosine(
+                step, self.schedule_steps, max(1, int(self.schedule_steps * fraction))
+            ),
         )
         return {
             "optimizer": optimizer,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from eotdl_tutorials.data import BandStats
+from eotdl_tutorials.models.small_conv import speed_up_small_convolutions
 
 SENSORS = ("hr", "s2", "s1")
 
@@ -66,7 +67,9 @@ class SensorEncoder(nn.Module):
             "mean", torch.tensor(stats.mean, dtype=torch.float32).view(1, -1, 1, 1)
         )
         self.register_buffer("std", torch.tensor(stats.std, dtype=torch.float32).view(1, -1, 1, 1))
-        self.backbone = make_backbone(arch, len(self.bands), pretrained)
+        self.backbone = speed_up_small_convolutions(
+            make_backbone(arch, len(self.bands), pretrained)
+        )
         self.embed_dim: int = int(self.backbone.num_features)
 
     def check_input(self, images: torch.Tensor) -> None:

@@ -7,10 +7,12 @@ from eotdl_tutorials.training.evaluation import (
     METHOD_TITLES,
     METHODS,
     FewLabelResult,
+    TrainedBudget,
     band_statistics,
     directions,
     embed,
     evaluate_label_ratios,
+    fit_trained_budget,
     knn_accuracy,
     label_subset,
     lesson_report,
@@ -18,6 +20,7 @@ from eotdl_tutorials.training.evaluation import (
     random_encoder,
     summarize,
     trained_accuracy,
+    training_steps,
 )
 from eotdl_tutorials.training.figures import (
     plot_accuracy_vs_ratio,
@@ -36,6 +39,7 @@ from eotdl_tutorials.training.settings import SETTINGS, TrainingSettings, settin
 from eotdl_tutorials.training.trainer import (
     ChannelsLast,
     LastCheckpoint,
+    TimeBudget,
     check_checkpoint,
     default_precision,
     fit,
@@ -55,6 +59,8 @@ __all__ = [
     "ChannelsLast",
     "FewLabelResult",
     "LastCheckpoint",
+    "TimeBudget",
+    "TrainedBudget",
     "TrainingSettings",
     "check_checkpoint",
     "band_statistics",
@@ -63,6 +69,7 @@ __all__ = [
     "embed",
     "evaluate_label_ratios",
     "fit",
+    "fit_trained_budget",
     "knn_accuracy",
     "label_subset",
     "lesson_report",
@@ -84,4 +91,5 @@ __all__ = [
     "settings",
     "summarize",
     "trained_accuracy",
+    "training_steps",
 ]

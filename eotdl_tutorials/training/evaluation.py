@@ -28,8 +28,10 @@ The protocol:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,6 +199,61 @@ class _Classifier(nn.Module):
         return self.head(self.encoder(images))
 
 
+def _train_classifier(
+    model: nn.Module,
+    augment: ChipAugment,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    steps: int,
+    lr: float,
+    config: TrainingSettings,
+    random_seed: int,
+    device: str,
+) -> None:
+    """``steps`` AdamW steps with a warm-up cosine schedule over shuffled batches of the labels."""
+    cuda = device == "cuda"
+    batch_size = min(config.batch_size, len(labels))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_cosine(step, steps, warmup)
+    )
+    generator = torch.Generator().manual_seed(random_seed)
+    images, labels = images.to(device), labels.to(device)
+    step = 0
+    while step < steps:
+        order = torch.randperm(len(labels), generator=generator).to(device)
+        for start in range(0, len(labels), batch_size):
+            pick = order[start : start + batch_size]
+            with torch.autocast(device, torch.bfloat16, enabled=cuda):
+                batch = augment(images[pick])
+                if cuda:
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(batch).float(), labels[pick])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            if step >= steps:
+                break
+
+
+def _classifier(encoder: SensorEncoder, num_classes: int, device: str) -> nn.Module:
+    model = _Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
+    return model.to(memory_format=torch.channels_last) if device == "cuda" else model
+
+
+def _augment(encoder: SensorEncoder) -> ChipAugment:
+    return ChipAugment(encoder.sensor, encoder.input_size, (0.6, 1.0), jitter=0.5)
+
+
+def training_steps(labels: int, epochs: int, config: TrainingSettings) -> int:
+    """Optimizer steps of a trained row: ``epochs`` passes over ``labels`` chips (batches of
+    ``config.batch_size``), at least ``config.min_steps``."""
+    return max(epochs * math.ceil(labels / min(config.batch_size, labels)), config.min_steps)
+
+
 def trained_accuracy(
     encoder: SensorEncoder,
     images: torch.Tensor,
@@ -219,46 +276,122 @@ def trained_accuracy(
     """
     seed(random_seed)
     device = resolve_accelerator(accelerator)
-    cuda = device == "cuda"
-    model = _Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
-    augment = ChipAugment(encoder.sensor, encoder.input_size, (0.6, 1.0), jitter=0.5)
-    batch_size = min(config.batch_size, len(labels))
-    per_epoch = math.ceil(len(labels) / batch_size)
-    total = max(epochs * per_epoch, config.min_steps)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
-    warmup = max(1, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, total, warmup)
+    model = _classifier(encoder, num_classes, device)
+    steps = training_steps(len(labels), epochs, config)
+    _train_classifier(
+        model, _augment(encoder), images, labels, steps, lr, config, random_seed, device
     )
-    generator = torch.Generator().manual_seed(random_seed)
-    images, labels = images.to(device), labels.to(device)
-    step = 0
-    while step < total:
-        order = torch.randperm(len(labels), generator=generator).to(device)
-        for start in range(0, len(labels), batch_size):
-            pick = order[start : start + batch_size]
-            with torch.autocast(device, torch.bfloat16, enabled=cuda):
-                batch = augment(images[pick])
-                if cuda:
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(model(batch).float(), labels[pick])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            if step >= total:
-                break
     model.eval()
     correct = 0
-    with torch.no_grad(), torch.autocast(device, torch.bfloat16, enabled=cuda):
+    with torch.no_grad(), torch.autocast(device, torch.bfloat16, enabled=device == "cuda"):
         for start in range(0, len(test_labels), 256):
             batch = resize_to(test_images[start : start + 256].to(device), encoder.input_size)
             predicted = model(batch).argmax(1).cpu()
             correct += int((predicted == test_labels[start : start + 256]).sum())
     return correct / len(test_labels)
+
+
+@dataclass(frozen=True)
+class TrainedBudget:
+    """How the trained rows' epochs fit a time budget on this machine.
+
+    ``epochs`` and ``min_steps`` are what the rows train with, ``planned_epochs`` what the
+    profile asks for; ``predicted_seconds`` is the time the rows are expected to take with them
+    (from the measured ``step_seconds`` of a full batch and of a ``SMALL_BATCH``-chip batch).
+    """
+
+    epochs: int
+    min_steps: int
+    planned_epochs: int
+    predicted_seconds: float
+    budget_seconds: float | None
+    step_seconds: tuple[float, float]
+
+    @property
+    def shortened(self) -> bool:
+        return self.epochs < self.planned_epochs
+
+    def describe(self) -> str:
+        """One sentence on the trained rows' budget."""
+        if self.budget_seconds is None:
+            return f"Trained rows: {self.epochs} epochs (no time budget)."
+        text = (
+            f"Trained rows: {self.epochs} of the profile's {self.planned_epochs} epochs fit the "
+            f"{self.budget_seconds / 60:g} min budget on this machine (a full batch step takes "
+            f"{self.step_seconds[0]:.2f} s; predicted {self.predicted_seconds / 60:.1f} min)."
+        )
+        return text if self.shortened else text.replace(" of the profile's", " (the profile's")
+
+
+#: The small batch timed by :func:`fit_trained_budget` (batch normalisation needs two chips).
+SMALL_BATCH = 2
+
+
+def _step_seconds(
+    encoder: SensorEncoder, images: torch.Tensor, labels: torch.Tensor, batch: int, device: str
+) -> float:
+    """Seconds of one training step at ``batch`` chips (the median of three, after one)."""
+    model = _classifier(encoder, int(labels.max()) + 1, device)
+    augment = _augment(encoder)
+    optimizer = torch.optim.AdamW(model.parameters())
+    times = []
+    for _ in range(4):
+        started = time.perf_counter()
+        loss = F.cross_entropy(model(augment(images[:batch].to(device))), labels[:batch].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times[1:]))
+
+
+def fit_trained_budget(
+    encoder: SensorEncoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    label_counts: list[int],
+    runs_per_count: int,
+    config: TrainingSettings,
+    accelerator: str = "auto",
+) -> TrainedBudget:
+    """The epochs the trained rows can have within ``config.finetune_minutes`` on this machine.
+
+    Times a training step at a full batch and at ``SMALL_BATCH`` chips (a step costs a fixed
+    part plus a part per chip), predicts the time of ``runs_per_count`` models at each of
+    ``label_counts`` and lowers the epochs (and the minimum steps with them) until the
+    prediction fits. The epochs stay the same for every label ratio, so the training still
+    grows with the labels.
+    """
+    planned = config.finetune_epochs
+    if config.finetune_minutes is None:
+        return TrainedBudget(planned, config.min_steps, planned, math.nan, None, (math.nan,) * 2)
+    device = resolve_accelerator(accelerator)
+    full = min(config.batch_size, len(labels))
+    full_step, small_step = (
+        _step_seconds(encoder, images, labels, b, device) for b in (full, SMALL_BATCH)
+    )
+    per_chip = max(0.0, (full_step - small_step) / max(1, full - SMALL_BATCH))
+    fixed = max(0.0, small_step - SMALL_BATCH * per_chip)
+
+    def predicted(epochs: int, min_steps: int) -> float:
+        limits = dataclasses.replace(config, finetune_epochs=epochs, min_steps=min_steps)
+        seconds = 0.0
+        for count in label_counts:
+            steps = training_steps(count, epochs, limits)
+            chips_per_step = count / math.ceil(count / min(config.batch_size, count))
+            seconds += steps * (fixed + per_chip * chips_per_step)
+        return seconds * runs_per_count
+
+    budget = config.finetune_minutes * 60
+    for epochs in range(planned, 0, -1):
+        min_steps = max(1, math.ceil(config.min_steps * epochs / planned))
+        if predicted(epochs, min_steps) <= budget:
+            break
+    return TrainedBudget(
+        epochs, min_steps, planned, predicted(epochs, min_steps), budget, (full_step, small_step)
+    )
 
 
 @dataclass
@@ -271,6 +404,8 @@ class FewLabelResult:
     test_embeddings: dict[str, np.ndarray]
     test_labels: np.ndarray
     classes: tuple[str, ...]
+    #: The trained rows' epochs and time budget (None without trained rows).
+    trained_budget: TrainedBudget | None = None
 
     def embeddings(self, encoder: str = PRETRAINED) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings and labels of the training and test chips of ``encoder``, together."""
@@ -364,9 +499,23 @@ def evaluate_label_ratios(
         for name, e in encoders.items()
     }
     features["bands"] = {s: band_statistics(chips, encoder.sensor, rows_of[s]) for s in splits}
+    budget = None
     if trained:
         train_images = _images(chips, encoder, rows_of["train"])
         test_images = resize_to(_images(chips, encoder, rows_of["test"]), encoder.input_size)
+        counts = [label_subset(train_y, ratio, random_seed).size for ratio in ratios]
+        budget = fit_trained_budget(
+            encoder,
+            train_images,
+            torch.from_numpy(train_y),
+            counts,
+            2 * draws,
+            config,
+            accelerator,
+        )
+        config = dataclasses.replace(
+            config, finetune_epochs=budget.epochs, min_steps=budget.min_steps
+        )
     prior = int(np.bincount(train_y).argmax())
     table = []
     scored: dict[tuple[str, bytes], float] = {}
@@ -434,6 +583,7 @@ def evaluate_label_ratios(
         {name: features[name]["test"] for name in encoders},
         test_y,
         chips.classes,
+        budget,
     )
 
 
@@ -472,6 +622,8 @@ def summarize(result: FewLabelResult) -> str:
             f"{gap('scratch', 'band_statistics', highest)} band statistics; "
             f"fine-tuned {cell('ssl_finetune', highest)}.",
         ]
+    if result.trained_budget is not None:
+        lines.append(result.trained_budget.describe())
     return "\n".join(lines)
 
 

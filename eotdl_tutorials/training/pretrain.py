@@ -25,7 +25,7 @@ from eotdl_tutorials.models import (
 )
 from eotdl_tutorials.profiles import check_profile, data_dir
 from eotdl_tutorials.training.settings import settings
-from eotdl_tutorials.training.trainer import fit, seed
+from eotdl_tutorials.training.trainer import TimeBudget, fit, seed
 
 #: About how many times a pre-training run computes its validation loss.
 VALIDATIONS = 10
@@ -85,18 +85,27 @@ def pretrain_encoder(
     progress: bool = True,
     onnx: bool = True,
     num_workers: int | None = None,
+    train_minutes: float | None = None,
 ) -> Path:
     """Pre-train the ``sensor`` encoder with Barlow Twins on the store's training split.
 
     Settings come from :func:`~eotdl_tutorials.training.settings` for ``profile``; ``epochs``
-    (then without the profile's step budget), ``batch_size`` and ``num_workers`` override them.
+    (then without the profile's step and time budgets), ``batch_size``, ``num_workers`` and
+    ``train_minutes`` (the most training time; the steps that fit are measured, see
+    :class:`~eotdl_tutorials.training.TimeBudget`) override them.
     The run (``metrics.csv``, checkpoints) goes to ``model_dir/run``; the encoder, its ONNX
     export and STAC Item to ``model_dir`` (default :func:`model_dir_for`).
     ``ckpt_path="last"`` resumes an interrupted run. Returns ``model_dir``.
     """
-    config = settings(profile, epochs=epochs, batch_size=batch_size, num_workers=num_workers)
-    if epochs is not None:  # an explicit number of epochs is not cut short by the step budget
-        config = dataclasses.replace(config, max_steps=None)
+    config = settings(
+        profile,
+        epochs=epochs,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        train_minutes=train_minutes,
+    )
+    if epochs is not None:  # an explicit number of epochs is not cut short by a budget
+        config = dataclasses.replace(config, max_steps=None, train_minutes=train_minutes)
     chips = ChipStore(store)
     info = chips.sensor(sensor)
     model_dir = Path(model_dir) if model_dir is not None else model_dir_for(sensor, profile)
@@ -123,6 +132,7 @@ def pretrain_encoder(
     planned_epochs = config.epochs
     if config.max_steps is not None:
         planned_epochs = min(planned_epochs, math.ceil(config.max_steps / batches))
+    budget = [TimeBudget(config.train_minutes * 60)] if config.train_minutes else []
     trainer = fit(
         task,
         datamodule,
@@ -135,10 +145,14 @@ def pretrain_encoder(
         devices=devices,
         strategy=strategy,
         progress=progress,
+        callbacks=budget,
     )
     if trainer.is_global_zero:
         training = {"store": str(chips.root), "profile": profile, "seed": random_seed}
         training |= {"epochs": config.epochs, "batch_size": config.batch_size}
+        training |= {"steps": trainer.global_step, "train_minutes": config.train_minutes}
+        if budget:
+            training["planned_steps"] = budget[0].planned
         extra = {"training": training}
         publish_encoder(task.encoder.cpu().eval(), model_dir, chips, extra, onnx=onnx)
     return model_dir

@@ -18,7 +18,10 @@ class TrainingSettings:
 
     Pre-training stops after ``epochs`` or ``max_steps`` optimizer steps, whichever comes
     first: the small profiles are budgets of steps (a tiny store needs many epochs), ``full``
-    is a number of epochs (``max_steps`` None).
+    is a number of epochs (``max_steps`` None). ``train_minutes`` also caps the steps at what
+    fits in that much training time on this machine (measured on the first steps, see
+    :class:`~eotdl_tutorials.training.TimeBudget`): ``default`` promises its notebooks in
+    10 min on 2 cores, and CPUs differ several times in training speed.
     """
 
     epochs: int
@@ -29,10 +32,14 @@ class TrainingSettings:
     view_sizes: dict[str, int]
     supervised_steps: int
     num_workers: int
+    train_minutes: float | None = None
     #: Trained rows of the few-label evaluation: epochs over the labelled chips (at least
     #: ``min_steps`` optimizer steps), and the learning rates from scratch and for fine-tuning.
     finetune_epochs: int = 30
     min_steps: int = 20
+    #: The most time the trained rows may take on this machine: their epochs are lowered to fit
+    #: (:func:`~eotdl_tutorials.training.fit_trained_budget`). None: no limit.
+    finetune_minutes: float | None = None
     scratch_lr: float = 3e-3
     finetune_lr: float = 5e-4
     arch: str = "resnet18"
@@ -66,7 +73,8 @@ SETTINGS = {
     ),
     "default": TrainingSettings(
         epochs=500,
-        max_steps=1500,  # A2: 395 s on one 2-core machine, 1,492 s on an AMD EPYC (AVX2)
+        max_steps=1500,  # 395 s on one 2-core machine; 1,492 s on an AMD EPYC (AVX2)
+        train_minutes=8.0,  # so A2 stays within 10 min where 1,500 steps do not fit
         batch_size=64,
         projector_dims=(1024, 1024, 1024),
         lr=3e-3,
@@ -75,6 +83,7 @@ SETTINGS = {
         num_workers=1,
         finetune_epochs=10,  # A3's 60 trained models in its 10 min (20 epochs: 18 min)
         min_steps=15,
+        finetune_minutes=7.0,  # so A3 stays within 10 min where 10 epochs do not fit
     ),
     "full": TrainingSettings(
         epochs=200,
