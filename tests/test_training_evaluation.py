@@ -151,6 +151,7 @@ def test_trained_rows_fit_their_time_budget(small_store):
         encoder, images, labels, counts, 4, settings("ci", finetune_minutes=60.0)
     )
     assert generous.epochs == generous.planned_epochs and not generous.shortened
+    assert "all the profile's" in generous.describe()
     full_step, small_step = generous.step_seconds
     assert 0 < small_step <= full_step * 1.5  # two chips are no slower than a batch (noise)
     config = settings("ci", finetune_minutes=generous.predicted_seconds / 60 / 4)

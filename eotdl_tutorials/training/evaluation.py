@@ -315,12 +315,16 @@ class TrainedBudget:
         """One sentence on the trained rows' budget."""
         if self.budget_seconds is None:
             return f"Trained rows: {self.epochs} epochs (no time budget)."
-        text = (
-            f"Trained rows: {self.epochs} of the profile's {self.planned_epochs} epochs fit the "
-            f"{self.budget_seconds / 60:g} min budget on this machine (a full batch step takes "
-            f"{self.step_seconds[0]:.2f} s; predicted {self.predicted_seconds / 60:.1f} min)."
+        kept = (
+            f"{self.epochs} of the profile's {self.planned_epochs} epochs"
+            if self.shortened
+            else f"all the profile's {self.planned_epochs} epochs"
         )
-        return text if self.shortened else text.replace(" of the profile's", " (the profile's")
+        return (
+            f"Trained rows: {kept} fit the {self.budget_seconds / 60:g} min budget on this "
+            f"machine (a full batch step takes {self.step_seconds[0]:.2f} s; predicted "
+            f"{self.predicted_seconds / 60:.1f} min)."
+        )
 
 
 #: The small batch timed by :func:`fit_trained_budget` (batch normalisation needs two chips).
