@@ -332,19 +332,24 @@ SMALL_BATCH = 2
 
 
 def _step_seconds(
-    encoder: SensorEncoder, images: torch.Tensor, labels: torch.Tensor, batch: int, device: str
+    encoder: SensorEncoder,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch: int,
+    config: TrainingSettings,
+    device: str,
 ) -> float:
-    """Seconds of one training step at ``batch`` chips (the median of three, after one)."""
+    """Seconds of one step of :func:`_train_classifier` at ``batch`` chips (the median of
+    three, after one to warm up)."""
+    config = dataclasses.replace(config, batch_size=batch)
     model = _classifier(encoder, int(labels.max()) + 1, device)
     augment = _augment(encoder)
-    optimizer = torch.optim.AdamW(model.parameters())
     times = []
     for _ in range(4):
         started = time.perf_counter()
-        loss = F.cross_entropy(model(augment(images[:batch].to(device))), labels[:batch].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        _train_classifier(
+            model, augment, images[:batch], labels[:batch], 1, 1e-4, config, 0, device
+        )
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
@@ -374,7 +379,7 @@ def fit_trained_budget(
     device = resolve_accelerator(accelerator)
     full = min(config.batch_size, len(labels))
     full_step, small_step = (
-        _step_seconds(encoder, images, labels, b, device) for b in (full, SMALL_BATCH)
+        _step_seconds(encoder, images, labels, b, config, device) for b in (full, SMALL_BATCH)
     )
     per_chip = max(0.0, (full_step - small_step) / max(1, full - SMALL_BATCH))
     fixed = max(0.0, small_step - SMALL_BATCH * per_chip)
