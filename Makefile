@@ -101,10 +101,12 @@ endif
 notebooks: world $(EXECUTED)
 
 # Each notebook runs from notebooks/ (as in the tests) into a temporary name, renamed when done;
-# EOTDL_TUTORIALS_BATCH=1: long steps print one line instead of a progress bar.
+# EOTDL_TUTORIALS_BATCH=1: long steps print one line instead of a progress bar; the engine
+# eotdl (eotdl_tutorials/batch.py) is papermill's own, without its wait until the cell timeout
+# when a kernel reply's wake-up is missed.
 $(EXECUTED): book/notebooks/%.ipynb: notebooks/%.ipynb FORCE | world
 	@mkdir -p $(@D)
-	EOTDL_TUTORIALS_BATCH=1 $(BIN)/papermill $< $(@D)/.$*.running.ipynb --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
+	EOTDL_TUTORIALS_BATCH=1 $(BIN)/papermill $< $(@D)/.$*.running.ipynb --engine eotdl --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
 	mv $(@D)/.$*.running.ipynb $@
 
 book: notebooks

@@ -63,12 +63,24 @@ def sanitize(text: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
 
 
 def cell_texts(cell: nbformat.NotebookNode) -> list[str]:
-    """The compared outputs of a code cell: stdout streams and the text/plain of results."""
-    texts = []
+    """The compared outputs of a code cell: stdout streams and the text/plain of results.
+
+    Consecutive stdout streams are one text (as nbval coalesces them): where the kernel cuts a
+    stream in two depends on when its output buffer was flushed, not on what was printed.
+    """
+    texts: list[str] = []
+    stream_open = False  # the last compared output was stdout: the next one continues it
     for output in cell.get("outputs", []):
-        if output.output_type == "stream" and output.name == "stdout":
-            texts.append(output.text)
-        elif output.output_type in ("execute_result", "display_data"):
+        if output.output_type == "stream":
+            if output.name == "stdout":
+                if stream_open:
+                    texts[-1] += output.text
+                else:
+                    texts.append(output.text)
+                stream_open = True
+            continue
+        stream_open = False
+        if output.output_type in ("execute_result", "display_data"):
             data = output.get("data", {})
             if COMPARED_MIME in data and "application/vnd.jupyter.widget-view+json" not in data:
                 texts.append(data[COMPARED_MIME])

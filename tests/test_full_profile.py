@@ -152,6 +152,7 @@ def test_notebooks_in_full_profile_stop_without_real_data(
             parameters={"profile": "full"},
             cwd=str(project_root / "notebooks"),
             kernel_name="python3",
+            engine_name="eotdl",
             progress_bar=False,
         )
     assert FULL_WITHOUT_DATA[name] in failed.value.evalue

@@ -44,6 +44,7 @@ def execute(notebook: Path, output: Path) -> None:
         parameters={"profile": "ci"},
         cwd=str(ROOT / "notebooks"),
         kernel_name="python3",
+        engine_name="eotdl",  # eotdl_tutorials.batch: no wait until the timeout on a reply
         progress_bar=False,
         execution_timeout=600,
     )
@@ -107,6 +108,7 @@ def test_kernel_runs_in_this_environment(tmp_path: Path) -> None:
         str(tmp_path / "prefix.ipynb"),
         str(tmp_path / "out.ipynb"),
         kernel_name="python3",
+        engine_name="eotdl",
         progress_bar=False,
     )
     output = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]
@@ -166,6 +168,34 @@ def test_a_changed_expected_value_fails(executed: ExecutedNotebooks) -> None:
     else:
         output.data["text/plain"] += " changed"
     assert compare(ran, reference, sanitizers())
+
+
+def test_a_stream_cut_elsewhere_compares_equal() -> None:
+    """C2 once printed its lines as two stdout streams instead of one (the kernel flushed in
+    between): the same text is the same output; other text, or a figure between, is not."""
+    from nbformat.v4 import new_output
+
+    def cell(*outputs: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        code = new_code_cell("print(...)")
+        code.outputs = list(outputs)
+        return code
+
+    whole = cell(new_output("stream", name="stdout", text="a\nb\n"))
+    cut = cell(
+        new_output("stream", name="stdout", text="a\n"),
+        new_output("stream", name="stderr", text="warning\n"),
+        new_output("stream", name="stdout", text="b\n"),
+    )
+    assert cell_texts(cut) == cell_texts(whole) == ["a\nb\n"]
+    figure = new_output("display_data", data={"text/plain": "<Figure>", "image/png": ""})
+    between = cell(
+        new_output("stream", name="stdout", text="a\n"),
+        figure,
+        new_output("stream", name="stdout", text="b\n"),
+    )
+    assert cell_texts(between) == ["a\n", "<Figure>", "b\n"]
+    other = cell(new_output("stream", name="stdout", text="a\nc\n"))
+    assert cell_texts(other) != cell_texts(whole)
 
 
 def test_sanitizers_hide_only_what_varies() -> None:
