@@ -46,15 +46,15 @@ def _bench_training(args: argparse.Namespace) -> None:
     print("figures written to", write_bench("training", result, args.json))
 
 
-def _bench_small_conv(args: argparse.Namespace) -> None:
+def _bench_encoder(args: argparse.Namespace) -> None:
     from eotdl_tutorials.results import write_bench
-    from eotdl_tutorials.training.benchmark import bench_small_conv, format_small_conv_report
+    from eotdl_tutorials.training.benchmark import bench_encoder_step, format_encoder_step_report
 
-    result = bench_small_conv(
+    result = bench_encoder_step(
         args.arch, size=args.size, batch_size=args.batch_size, steps=args.steps
     )
-    print(format_small_conv_report(result))
-    print("figures written to", write_bench("small-conv", result, args.json))
+    print(format_encoder_step_report(result))
+    print("figures written to", write_bench("encoder", result, args.json))
 
 
 def _match(args: argparse.Namespace) -> None:
@@ -512,19 +512,20 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--num-workers", type=int, default=0, help="loader workers")
     training.add_argument("--json", help=JSON_HELP)
     training.set_defaults(run=_bench_training)
-    small = bench_commands.add_parser(
-        "small-conv",
-        help="CPU training step with and without the small-input weight gradients",
-        description="Time a CPU training step of a ResNet at the ci/default view size with "
-        "plain convolutions and with eotdl_tutorials.models.speed_up_small_convolutions "
-        "(same weights, same batch); print both, the speed-up and the gradient difference.",
+    encoder = bench_commands.add_parser(
+        "encoder",
+        help="CPU training step of the encoder: timm's ResNet against the course's",
+        description="Time a CPU training step of a ResNet at the ci/default view size as timm "
+        "builds it, with eotdl_tutorials.models.speed_up_small_convolutions, and also "
+        "channels-last (the course's SensorEncoder); same weights, same batch. Print the "
+        "steps, their speed-up over timm's and the gradient difference.",
     )
-    small.add_argument("--arch", default="resnet18", help="timm architecture (default: resnet18)")
-    small.add_argument("--size", type=int, default=24, help="input size in px (default: 24)")
-    small.add_argument("--batch-size", type=int, default=64, help="default: 64")
-    small.add_argument("--steps", type=int, default=10, help="timed steps (default: 10)")
-    small.add_argument("--json", help=JSON_HELP)
-    small.set_defaults(run=_bench_small_conv)
+    encoder.add_argument("--arch", default="resnet18", help="timm architecture (default: resnet18)")
+    encoder.add_argument("--size", type=int, default=24, help="input size in px (default: 24)")
+    encoder.add_argument("--batch-size", type=int, default=64, help="default: 64")
+    encoder.add_argument("--steps", type=int, default=10, help="timed steps (default: 10)")
+    encoder.add_argument("--json", help=JSON_HELP)
+    encoder.set_defaults(run=_bench_encoder)
     _add_matching_commands(commands, bench_commands)
     _add_superres_commands(commands, bench_commands)
     _add_serving_commands(commands, bench_commands)

@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from test_notebooks import execute  # the tests' own way of running a notebook
 
-    with tempfile.TemporaryDirectory(prefix="eotdl-references-") as data:
+    # The tests' prefix (conftest.py): a path as long as theirs, so that a table column that
+    # pandas cuts short is cut at the same place.
+    with tempfile.TemporaryDirectory(prefix="eotdl-tutorials-tests-") as data:
         os.environ["EOTDL_TUTORIALS_DATA"] = data
         for name in names:
             output = Path(data) / f"{Path(name).stem}.ipynb"

@@ -81,6 +81,26 @@ def test_encoder_normalises_with_its_buffers_and_checks_band_count():
         SensorEncoder("s2", _stats(12), arch="resnet-9000")
 
 
+def test_encoder_runs_channels_last_with_the_same_outputs_and_gradients():
+    """The encoder keeps its convolutions channels-last (faster on a CPU); a plain NCHW copy
+    with the same weights computes the same embeddings and weight gradients, and the
+    channels-last state dict loads into it."""
+    torch.manual_seed(0)
+    encoder = SensorEncoder("s2", _stats(12), input_size=24)
+    weights = [p for p in encoder.backbone.parameters() if p.ndim == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    plain = SensorEncoder("s2", _stats(12), input_size=24)
+    plain.backbone.to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(encoder.state_dict())
+    images = torch.rand(8, 12, 24, 24) * 0.3
+    for model in (encoder, plain):
+        model.zero_grad()
+        model(images).pow(2).mean().backward()
+    torch.testing.assert_close(encoder(images), plain(images), rtol=1e-4, atol=1e-5)
+    for a, b in zip(encoder.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-3, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
     return write_synthetic_store(tmp_path_factory.mktemp("tiny"), count=48, s2_size=16, hr_size=16)

@@ -8,7 +8,11 @@ import torch
 from torch import nn
 
 from eotdl_tutorials.models import SmallInputConv2d, speed_up_small_convolutions
-from eotdl_tutorials.training.benchmark import bench_small_conv, format_small_conv_report
+from eotdl_tutorials.training.benchmark import (
+    ENCODER_VARIANTS,
+    bench_encoder_step,
+    format_encoder_step_report,
+)
 
 
 def _gradients(conv: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -61,9 +65,13 @@ def test_a_resnet_at_the_profiles_view_size_gets_the_same_gradients():
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6)
 
 
-def test_benchmark_reports_both_steps():
-    result = bench_small_conv(batch_size=4, steps=1, repeats=1)
-    assert result["plain_step_ms"] > 0 and result["fast_step_ms"] > 0
-    assert result["speedup"] == pytest.approx(result["plain_step_ms"] / result["fast_step_ms"])
+def test_benchmark_reports_every_variant():
+    result = bench_encoder_step(batch_size=4, steps=1, repeats=1)
+    for name in ENCODER_VARIANTS:
+        assert result[f"{name}_step_ms"] > 0
+        assert result[f"{name}_speedup"] == pytest.approx(
+            result["plain_step_ms"] / result[f"{name}_step_ms"]
+        )
     assert result["max_grad_rel_diff"] < 1e-4
-    assert "speed-up" in format_small_conv_report(result)
+    report = format_encoder_step_report(result)
+    assert all(label in report for label in ENCODER_VARIANTS.values())

@@ -150,6 +150,11 @@ def test_profile_settings():
     assert full.projector_dims == (8192, 8192, 8192)
     assert ci.max_steps < default.max_steps and full.max_steps is None
     assert settings("ci", epochs=3, batch_size=None).epochs == 3
+    # explicit epochs: no step cap, no time budget (what A2 shows is what it trains)
+    three = settings("default", epochs=3)
+    assert (three.epochs, three.max_steps, three.train_minutes) == (3, None, None)
+    assert settings("default", epochs=3, train_minutes=2.0).train_minutes == 2.0
+    assert settings("default").train_minutes == 8.0
     assert ci.input_size("hr", 384) == ci.view_sizes["hr"] and ci.input_size("s2", 16) == 16
     assert full.input_size("s2", 39) == 39
     with pytest.raises(ValueError, match="unknown profile"):

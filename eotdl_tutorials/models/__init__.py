@@ -16,6 +16,7 @@ from eotdl_tutorials.models.barlow_twins import (
     barlow_twins_loss,
     cross_correlation,
 )
+from eotdl_tutorials.models.base import adamw
 from eotdl_tutorials.models.card import NO_LABEL, TASKS, ModelCard, z_score
 from eotdl_tutorials.models.classifier import ClassifierTask
 from eotdl_tutorials.models.encoder import SENSORS, SensorEncoder, check_bands, make_backbone
@@ -62,6 +63,7 @@ __all__ = [
     "Projector",
     "SensorEncoder",
     "SmallInputConv2d",
+    "adamw",
     "band_mapping",
     "band_name",
     "barlow_twins_loss",

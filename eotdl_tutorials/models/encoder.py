@@ -67,9 +67,12 @@ class SensorEncoder(nn.Module):
             "mean", torch.tensor(stats.mean, dtype=torch.float32).view(1, -1, 1, 1)
         )
         self.register_buffer("std", torch.tensor(stats.std, dtype=torch.float32).view(1, -1, 1, 1))
+        # Channels-last weights and inputs: oneDNN's fastest convolutions on a CPU (ResNet-18's
+        # training step at 24 px: 253.5 -> 217.5 ms on 2 cores, `eotdl-tutorials bench
+        # encoder`), and CUDA's with bf16.
         self.backbone = speed_up_small_convolutions(
             make_backbone(arch, len(self.bands), pretrained)
-        )
+        ).to(memory_format=torch.channels_last)
         self.embed_dim: int = int(self.backbone.num_features)
 
     def check_input(self, images: torch.Tensor) -> None:
@@ -82,7 +85,8 @@ class SensorEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self.check_input(images)
-        return self.backbone((images - self.mean) / self.std)
+        normalised = (images - self.mean) / self.std
+        return self.backbone(normalised.contiguous(memory_format=torch.channels_last))
 
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild the module before loading its state dict."""

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models import SensorEncoder, adamw
 from eotdl_tutorials.multitask.dataset import LandCoverSet
 from eotdl_tutorials.multitask.inputs import input_bands, model_inputs
 from eotdl_tutorials.multitask.models import (
@@ -97,9 +97,7 @@ class LandCoverTask(L.LightningModule):
         self.log("val_loss", self._loss(batch), prog_bar=True, batch_size=len(batch[0]))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
-            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
-        )
+        return adamw(self.parameters(), self.hparams["lr"], self.hparams["weight_decay"])
 
 
 class TileData(L.LightningDataModule):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from eotdl_tutorials.data import ChipDataModule, ChipStore, write_synthetic_store
-from eotdl_tutorials.models import ClassifierTask
+from eotdl_tutorials.models import ClassifierTask, adamw
 from eotdl_tutorials.training.trainer import (
     default_precision,
     make_trainer,
@@ -98,7 +98,7 @@ def _bare_rate(
     bf16 = default_precision(device.type) == "bf16-mixed"
     if device.type == "cuda":
         task.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(task.parameters(), lr=task.hparams["lr"], weight_decay=1e-4)
+    optimizer = adamw(task.parameters(), task.hparams["lr"], task.hparams["weight_decay"])
     step, samples, start = 0, 0, 0.0
     while step < warmup + steps:
         for batch in datamodule.train_dataloader():
@@ -193,7 +193,15 @@ def format_report(result: dict[str, float | int | str]) -> str:
     return "\n".join(lines)
 
 
-def bench_small_conv(
+#: The encoder variants :func:`bench_encoder_step` times, in order: each adds one change.
+ENCODER_VARIANTS = {
+    "plain": "timm's ResNet, plain convolutions (NCHW)",
+    "small_conv": "+ small-input weight gradients",
+    "channels_last": "+ channels-last (the course's encoder)",
+}
+
+
+def bench_encoder_step(
     arch: str = "resnet18",
     bands: int = 12,
     size: int = 24,
@@ -201,12 +209,15 @@ def bench_small_conv(
     steps: int = 10,
     repeats: int = 3,
 ) -> dict[str, float | int | str]:
-    """A CPU training step of ``arch`` at ``size`` px with plain convolutions and with
-    :func:`~eotdl_tutorials.models.speed_up_small_convolutions`, same weights and batch.
+    """A CPU training step of ``arch`` at ``size`` px, as timm builds it and as
+    :class:`~eotdl_tutorials.models.SensorEncoder` runs it: first with
+    :func:`~eotdl_tutorials.models.speed_up_small_convolutions`, then also with channels-last
+    weights and inputs. Same weights, same batch, variants alternated.
 
-    Keys: ``plain_step_ms``, ``fast_step_ms`` (the best of ``repeats`` means over ``steps``),
-    ``speedup`` (plain over fast) and ``max_grad_rel_diff`` (the largest difference of a
-    weight gradient between the two, relative to that gradient's largest value).
+    Keys: ``<variant>_step_ms`` for each of :data:`ENCODER_VARIANTS` (the best of ``repeats``
+    means over ``steps``), ``<variant>_speedup`` (plain over that variant) and
+    ``max_grad_rel_diff`` (the largest difference of a weight gradient between plain and the
+    course's encoder, relative to that gradient's largest value).
     """
     import timm
 
@@ -214,55 +225,63 @@ def bench_small_conv(
 
     torch.manual_seed(0)
     plain = timm.create_model(arch, in_chans=bands, num_classes=0)
-    fast = speed_up_small_convolutions(timm.create_model(arch, in_chans=bands, num_classes=0))
-    fast.load_state_dict(plain.state_dict())
+    models = {"plain": plain}
+    for name in ("small_conv", "channels_last"):
+        model = speed_up_small_convolutions(timm.create_model(arch, in_chans=bands, num_classes=0))
+        model.load_state_dict(plain.state_dict())
+        models[name] = model
+    models["channels_last"].to(memory_format=torch.channels_last)
     images = torch.randn(batch_size, bands, size, size)
-    grads = []
-    for model in (plain, fast):
-        model.zero_grad()
-        model(images).pow(2).mean().backward()
-        grads.append([p.grad.clone() for p in model.parameters()])
+    inputs = {name: images for name in models}
+    inputs["channels_last"] = images.contiguous(memory_format=torch.channels_last)
+    grads = {}
+    for name in ("plain", "channels_last"):
+        models[name].zero_grad()
+        models[name](inputs[name]).pow(2).mean().backward()
+        grads[name] = [p.grad.clone() for p in models[name].parameters()]
     diff = max(
         float((a - b).abs().max() / a.abs().max().clamp_min(1e-12))
-        for a, b in zip(*grads, strict=True)
+        for a, b in zip(grads["plain"], grads["channels_last"], strict=True)
     )
 
-    def step_ms(model: torch.nn.Module) -> float:
+    def step_ms(name: str) -> float:
+        model, batch = models[name], inputs[name]
         optimizer = torch.optim.AdamW(model.parameters())
         for step in range(steps + 2):  # two warm-up steps
             if step == 2:
                 started = time.perf_counter()
             optimizer.zero_grad()
-            model(images).pow(2).mean().backward()
+            model(batch).pow(2).mean().backward()
             optimizer.step()
         return (time.perf_counter() - started) / steps * 1000
 
-    times: dict[str, list[float]] = {"plain": [], "fast": []}
+    times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(repeats):  # alternate, keep the best of each
-        times["plain"].append(step_ms(plain))
-        times["fast"].append(step_ms(fast))
-    plain_ms, fast_ms = min(times["plain"]), min(times["fast"])
-    return {
+        for name in models:
+            times[name].append(step_ms(name))
+    result: dict[str, float | int | str] = {
         "arch": arch,
         "size": size,
         "batch_size": batch_size,
         "threads": torch.get_num_threads(),
-        "plain_step_ms": plain_ms,
-        "fast_step_ms": fast_ms,
-        "speedup": plain_ms / fast_ms,
-        "max_grad_rel_diff": diff,
     }
+    plain_ms = min(times["plain"])
+    for name in models:
+        result[f"{name}_step_ms"] = min(times[name])
+        result[f"{name}_speedup"] = plain_ms / min(times[name])
+    result["max_grad_rel_diff"] = diff
+    return result
 
 
-def format_small_conv_report(result: dict[str, float | int | str]) -> str:
-    """A readable table of :func:`bench_small_conv`'s result."""
-    return "\n".join(
-        [
-            f"CPU training step, {result['arch']} at {result['size']} px, batch "
-            f"{result['batch_size']}, {result['threads']} threads",
-            f"  {'plain convolutions':<34}{result['plain_step_ms']:>10.1f} ms",
-            f"  {'small-input weight gradients':<34}{result['fast_step_ms']:>10.1f} ms",
-            f"  {'speed-up':<34}{result['speedup']:>10.2f}x",
-            f"  {'largest gradient difference':<34}{result['max_grad_rel_diff']:>10.1e}",
-        ]
-    )
+def format_encoder_step_report(result: dict[str, float | int | str]) -> str:
+    """A readable table of :func:`bench_encoder_step`'s result."""
+    lines = [
+        f"CPU training step, {result['arch']} at {result['size']} px, batch "
+        f"{result['batch_size']}, {result['threads']} threads",
+    ]
+    for name, label in ENCODER_VARIANTS.items():
+        lines.append(
+            f"  {label:<42}{result[f'{name}_step_ms']:>9.1f} ms{result[f'{name}_speedup']:>8.2f}x"
+        )
+    lines.append(f"  {'largest gradient difference':<42}{result['max_grad_rel_diff']:>9.1e}")
+    return "\n".join(lines)

@@ -45,7 +45,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.data import ChipAugment, ChipDataset, ChipStore, make_loader, resize_to
-from eotdl_tutorials.models import SensorEncoder, check_bands
+from eotdl_tutorials.models import SensorEncoder, adamw, check_bands
 from eotdl_tutorials.models.base import warmup_cosine
 from eotdl_tutorials.training.settings import TrainingSettings, settings
 from eotdl_tutorials.training.trainer import resolve_accelerator, seed
@@ -213,7 +213,7 @@ def _train_classifier(
     """``steps`` AdamW steps with a warm-up cosine schedule over shuffled batches of the labels."""
     cuda = device == "cuda"
     batch_size = min(config.batch_size, len(labels))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    optimizer = adamw(model.parameters(), lr, config.weight_decay)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: warmup_cosine(step, steps, warmup)

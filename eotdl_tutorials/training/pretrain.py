@@ -7,7 +7,6 @@ the same function when it is missing (:func:`load_or_pretrain`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from pathlib import Path
@@ -104,8 +103,6 @@ def pretrain_encoder(
         num_workers=num_workers,
         train_minutes=train_minutes,
     )
-    if epochs is not None:  # an explicit number of epochs is not cut short by a budget
-        config = dataclasses.replace(config, max_steps=None, train_minutes=train_minutes)
     chips = ChipStore(store)
     info = chips.sensor(sensor)
     model_dir = Path(model_dir) if model_dir is not None else model_dir_for(sensor, profile)

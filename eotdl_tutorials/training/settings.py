@@ -101,6 +101,13 @@ SETTINGS = {
 
 
 def settings(profile: str, **overrides: object) -> TrainingSettings:
-    """The settings of ``profile``, with any field replaced by ``overrides`` that are not None."""
+    """The settings of ``profile``, with any field replaced by ``overrides`` that are not None.
+
+    An explicit ``epochs`` means that many epochs: the profile's step cap and time budget are
+    dropped (a ``train_minutes`` given with it still applies).
+    """
     base = SETTINGS[check_profile(profile)]
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "epochs" in given:
+        base = dataclasses.replace(base, max_steps=None, train_minutes=None)
+    return dataclasses.replace(base, **given)
