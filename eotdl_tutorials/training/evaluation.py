@@ -226,10 +226,8 @@ def _train_classifier(
         for start in range(0, len(labels), batch_size):
             pick = order[start : start + batch_size]
             with torch.autocast(device, torch.bfloat16, enabled=cuda):
-                batch = augment(images[pick])
-                if cuda:
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(model(batch).float(), labels[pick])
+                # the encoder makes its input channels-last itself
+                loss = F.cross_entropy(model(augment(images[pick])).float(), labels[pick])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -240,8 +238,7 @@ def _train_classifier(
 
 
 def _classifier(encoder: SensorEncoder, num_classes: int, device: str) -> nn.Module:
-    model = _Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
-    return model.to(memory_format=torch.channels_last) if device == "cuda" else model
+    return _Classifier(copy.deepcopy(encoder), num_classes).to(device).train()
 
 
 def _augment(encoder: SensorEncoder) -> ChipAugment:
