@@ -135,6 +135,39 @@ def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, dat
     assert resumed.global_step == budget.steps  # a resumed run keeps the first run's steps
 
 
+class SlowingSteps(Callback):
+    """Steps of ``fast`` seconds for the first ``count``, then of ``slow`` seconds (a machine that
+    slows down after the budget's first estimate, or costs the first steps do not show)."""
+
+    def __init__(self, fast: float, slow: float, count: int) -> None:
+        self.fast, self.slow, self.count = fast, slow, count
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        time.sleep(self.fast if trainer.global_step <= self.count else self.slow)
+
+
+def test_time_budget_lowers_the_steps_again_when_the_run_slows_down(tmp_path, datamodule):
+    task = _task(datamodule)
+    budget = TimeBudget(seconds=2.0, calibration_steps=3)
+    started = time.monotonic()
+    trainer = fit(
+        task,
+        datamodule,
+        tmp_path,
+        max_epochs=40,
+        callbacks=[budget, SlowingSteps(0.01, 0.1, 5)],
+        progress=False,
+        limit_val_batches=0,
+        checkpoint=False,
+    )
+    training = time.monotonic() - started
+    first_estimate = 5 + int(2.0 / 0.01)  # what the first three fast steps promised
+    assert budget.steps < first_estimate
+    assert training < 2.0 + 1.0  # the first estimate alone kept every planned step
+    assert trainer.global_step == budget.steps == task.schedule_steps
+    assert _last_lr(trainer) < 0.01 * task.hparams["lr"]  # the cosine still decayed to its end
+
+
 def test_time_budget_never_adds_steps(tmp_path, datamodule):
     budget = TimeBudget(seconds=600.0, calibration_steps=2)
     trainer = fit(

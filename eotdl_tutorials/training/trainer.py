@@ -92,9 +92,12 @@ class TimeBudget(Callback):
     It times ``calibration_steps`` optimizer steps after the first (which also starts the data
     loaders), and if the planned steps do not fit in what is left of ``seconds`` it lowers the
     trainer's ``max_steps`` to those that do and shortens the task's learning-rate schedule to
-    match (tasks with ``set_schedule_steps``), so the run still warms up and decays fully. It
-    never adds steps. ``planned`` and ``steps`` say what was planned and what was kept; a
-    resumed run keeps the step count of the first.
+    match (tasks with ``set_schedule_steps``), so the run still warms up and decays fully. Every
+    ``calibration_steps`` steps after that it checks again with the mean step time so far, which
+    includes what a few steps do not show (epoch ends, validation, checkpoints, a slower
+    machine), and lowers the steps again where the run would overshoot. It never adds steps.
+    ``planned`` and ``steps`` say what was planned and what was kept; a resumed run keeps the
+    step count of the first.
     """
 
     def __init__(self, seconds: float, calibration_steps: int = 20) -> None:
@@ -106,6 +109,7 @@ class TimeBudget(Callback):
         self.steps: int | None = None
         self._started = 0.0
         self._timed_from: tuple[int, float] | None = None
+        self._resumed = False
 
     def state_dict(self) -> dict[str, int | None]:
         return {"planned": self.planned, "steps": self.steps}
@@ -120,25 +124,28 @@ class TimeBudget(Callback):
             pl_module.set_schedule_steps(steps)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.steps is not None:  # resumed: keep the first run's decision
+        self._resumed = self.steps is not None
+        if self._resumed:  # keep the first run's decision
             self._apply(trainer, pl_module, self.steps)
             return
         self.planned = int(trainer.estimated_stepping_batches)
         self._started = time.monotonic()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
-        if self.steps is not None:
+        if self._resumed:
             return
         now, step = time.monotonic(), trainer.global_step
         if self._timed_from is None:
             self._timed_from = (step, now)
             return
         timed = step - self._timed_from[0]
-        if timed < self.calibration_steps:
+        if timed < self.calibration_steps or timed % self.calibration_steps:
             return
         per_step = (now - self._timed_from[1]) / timed
         fit = step + int((self.seconds - (now - self._started)) / per_step)
-        self._apply(trainer, pl_module, max(step + 1, min(self.planned, fit)))
+        kept = self.planned if self.steps is None else self.steps
+        if self.steps is None or fit < kept:
+            self._apply(trainer, pl_module, max(step + 1, min(kept, fit)))
 
 
 class ChannelsLast(Callback):
