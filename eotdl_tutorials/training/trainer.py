@@ -143,9 +143,7 @@ class TimeBudget(Callback):
             return
         per_step = (now - self._timed_from[1]) / timed
         fit = step + int((self.seconds - (now - self._started)) / per_step)
-        kept = self.planned if self.steps is None else self.steps
-        if self.steps is None or fit < kept:
-            self._apply(trainer, pl_module, max(step + 1, min(kept, fit)))
+        self._apply(trainer, pl_module, max(step + 1, min(self.steps or self.planned, fit)))
 
 
 class ChannelsLast(Callback):
