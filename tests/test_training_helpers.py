@@ -91,14 +91,15 @@ def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
         read_metrics(tmp_path / "nowhere")
 
 
-class SlowSteps(Callback):
-    """Make every training step take at least ``seconds`` (a slow machine, on any machine)."""
+class SlowingSteps(Callback):
+    """Steps of ``fast`` seconds for the first ``count``, then of ``slow`` seconds (a machine that
+    slows down after the budget's first estimate, or costs the first steps do not show)."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, fast: float, slow: float, count: int) -> None:
+        self.fast, self.slow, self.count = fast, slow, count
 
-    def on_train_batch_end(self, *args: object) -> None:
-        time.sleep(self.seconds)
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        time.sleep(self.fast if trainer.global_step <= self.count else self.slow)
 
 
 def _last_lr(trainer: L.Trainer) -> float:
@@ -114,7 +115,7 @@ def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, dat
         datamodule,
         tmp_path,
         max_epochs=20,
-        callbacks=[budget, SlowSteps(0.1)],
+        callbacks=[budget, SlowingSteps(0.1, 0.1, 0)],
         progress=False,
         limit_val_batches=0,
     )
@@ -133,17 +134,6 @@ def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, dat
         limit_val_batches=0,
     )
     assert resumed.global_step == budget.steps  # a resumed run keeps the first run's steps
-
-
-class SlowingSteps(Callback):
-    """Steps of ``fast`` seconds for the first ``count``, then of ``slow`` seconds (a machine that
-    slows down after the budget's first estimate, or costs the first steps do not show)."""
-
-    def __init__(self, fast: float, slow: float, count: int) -> None:
-        self.fast, self.slow, self.count = fast, slow, count
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
-        time.sleep(self.fast if trainer.global_step <= self.count else self.slow)
 
 
 def test_time_budget_lowers_the_steps_again_when_the_run_slows_down(tmp_path, datamodule):
