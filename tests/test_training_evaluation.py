@@ -22,6 +22,7 @@ from eotdl_tutorials.data import (
 from eotdl_tutorials.models import SensorEncoder, load_encoder
 from eotdl_tutorials.training import (
     METHODS,
+    TrainedBudget,
     directions,
     embed,
     evaluate_label_ratios,
@@ -161,6 +162,26 @@ def test_trained_rows_fit_their_time_budget(small_store):
     assert tight.predicted_seconds <= config.finetune_minutes * 60 or tight.epochs == 1
     assert "fit the" in tight.describe() and f"{tight.epochs} of the profile's" in tight.describe()
     assert training_steps(len(rows), tight.epochs, config) >= tight.epochs
+
+
+def test_trained_rows_take_the_epochs_and_budget_asked_for(small_store):
+    torch.manual_seed(0)
+    encoder = SensorEncoder(
+        "s2", compute_band_stats(ChipStore(small_store), "s2"), arch=TINY, input_size=16
+    )
+
+    def budget(**asked: float) -> TrainedBudget:
+        result = evaluate_label_ratios(
+            small_store, encoder, "ci", ratios=(1.0,), draws=1, progress=False, **asked
+        )
+        return result.trained_budget
+
+    two = budget(epochs=2)
+    assert (two.epochs, two.planned_epochs, two.budget_seconds) == (2, 2, None)
+    timed = budget(epochs=2, minutes=60.0)
+    assert (timed.epochs, timed.budget_seconds) == (2, 3600.0)
+    profile = budget()  # ci: the profile's epochs, no budget
+    assert (profile.epochs, profile.budget_seconds) == (settings("ci").finetune_epochs, None)
 
 
 def test_an_encoder_for_other_bands_is_a_clear_error(small_store):

@@ -470,14 +470,18 @@ def evaluate_label_ratios(
     trained: bool = True,
     accelerator: str = "auto",
     progress: bool = True,
+    epochs: int | None = None,
+    minutes: float | None = None,
 ) -> FewLabelResult:
     """Accuracy on the test split of every method of ``METHODS`` (see the module docstring) at
     each label ratio, over ``draws`` seeded label draws (seeds ``random_seed + d``).
 
-    ``trained=False`` leaves out ``scratch`` and ``ssl_finetune`` (the slow rows).
+    ``trained=False`` leaves out ``scratch`` and ``ssl_finetune`` (the slow rows). Their epochs
+    are the profile's, lowered to fit its time budget; ``epochs`` trains that many with no
+    budget, ``minutes`` sets the budget (see :func:`fit_trained_budget`).
     """
     chips = store if isinstance(store, ChipStore) else ChipStore(store)
-    config = settings(profile)
+    config = settings(profile, finetune_epochs=epochs, finetune_minutes=minutes)
     ratios = ratios or config.label_ratios
     draws = draws or config.label_draws
     if not (chips.labels >= 0).any():

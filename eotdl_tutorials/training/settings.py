@@ -104,10 +104,13 @@ def settings(profile: str, **overrides: object) -> TrainingSettings:
     """The settings of ``profile``, with any field replaced by ``overrides`` that are not None.
 
     An explicit ``epochs`` means that many epochs: the profile's step cap and time budget are
-    dropped (a ``train_minutes`` given with it still applies).
+    dropped (a ``train_minutes`` given with it still applies). Likewise an explicit
+    ``finetune_epochs`` drops the profile's ``finetune_minutes``.
     """
     base = SETTINGS[check_profile(profile)]
     given = {k: v for k, v in overrides.items() if v is not None}
     if "epochs" in given:
         base = dataclasses.replace(base, max_steps=None, train_minutes=None)
+    if "finetune_epochs" in given:
+        base = dataclasses.replace(base, finetune_minutes=None)
     return dataclasses.replace(base, **given)
