@@ -4,6 +4,7 @@ pyproject.toml, the book's table of contents, and no absolute path of a develope
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -208,6 +209,9 @@ def test_there_are_notebooks() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_is_committed_clean(path: Path) -> None:
+    cells = json.loads(path.read_text())["cells"]  # as committed: nbformat adds missing ids
+    missing = [i for i, cell in enumerate(cells) if "id" not in cell]
+    assert not missing, f"cells {missing} have no id (nbformat 4.5): run nbformat's normalize"
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     assert notebook.metadata.kernelspec.name == "python3"
