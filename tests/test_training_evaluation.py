@@ -105,6 +105,8 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
     assert tuple(table["method"].unique()) == METHODS
     assert table["accuracy_mean"].between(0, 1).all() and len(table) == 2 * len(METHODS)
     assert set(table["draws"]) == {2}  # trained rows too
+    budget = result.trained_budget  # ci: the profile's epochs, no time budget
+    assert (budget.epochs, budget.budget_seconds) == (settings("ci").finetune_epochs, None)
     assert result.pivot().shape == (len(METHODS), 2)
     train = ChipStore(small_store).labels[ChipStore(small_store).split_indices("train")]
     assert table.loc[table["labels_percent"] == 100, "labels"].eq(len(train)).all()
@@ -180,8 +182,6 @@ def test_trained_rows_take_the_epochs_and_budget_asked_for(small_store):
     assert (two.epochs, two.planned_epochs, two.budget_seconds) == (2, 2, None)
     timed = budget(epochs=2, minutes=60.0)
     assert (timed.epochs, timed.budget_seconds) == (2, 3600.0)
-    profile = budget()  # ci: the profile's epochs, no budget
-    assert (profile.epochs, profile.budget_seconds) == (settings("ci").finetune_epochs, None)
 
 
 def test_an_encoder_for_other_bands_is_a_clear_error(small_store):
