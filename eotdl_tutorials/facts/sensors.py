@@ -89,6 +89,8 @@ HR_BANDS: tuple[Band, ...] = (
 )
 HR_TILE_PX = 384
 HR_SCALE = 1e-4
+#: The common names of a true-colour composite, in display order.
+RGB = ("red", "green", "blue")
 
 #: Sentinel-1 GRD IW polarisations; assets hold linear sigma0 (float32) at 10 m.
 S1_POLARIZATIONS = ("vv", "vh")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eotdl_tutorials.facts.sensors import HR_BANDS, S1_POLARIZATIONS, S2_BANDS
+from eotdl_tutorials.facts.sensors import HR_BANDS, RGB, S1_POLARIZATIONS, S2_BANDS
 
 _S2_NAME_TO_COMMON = {band.name: band.common_name for band in S2_BANDS} | {"B10": "cirrus"}
 _COMMON_NAMES = (
@@ -41,7 +41,6 @@ LAYOUTS_BY_COUNT = {
 
 #: SCANEO's preprocessing steps a model can expect ("none": the raw bands as stored).
 PREPROCESSING = ("none", "S2RGB", "SATRGB")
-RGB = ("red", "green", "blue")
 #: SCANEO divides digital numbers by this before clipping to [0, 1].
 SCANEO_DN_DIVISOR = 3000.0
 #: 0-based band positions SCANEO's steps take (S2RGB: B04, B03, B02 of a Sentinel-2 file).

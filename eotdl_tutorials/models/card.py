@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from eotdl_tutorials.models.bands import RGB, band_mapping, check_preprocessing
+from eotdl_tutorials.facts.sensors import RGB
+from eotdl_tutorials.models.bands import band_mapping, check_preprocessing
 
 TASKS = ("classification", "segmentation", "multitask", "superres", "embedding")
 #: The network's outputs (also the ONNX output names), in order, for each task.
