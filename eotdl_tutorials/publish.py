@@ -8,11 +8,9 @@ EOTDL ingests a folder that holds
 - ``catalog.json``: a STAC Catalog whose child Collections hold the Items; every local asset
   of every Item is a file EOTDL uploads.
 
-:func:`write_eotdl_readme` and :func:`write_stac_catalog` write both (atomically);
-:func:`check_eotdl_ready` checks a folder with EOTDL's own client, offline (its front-matter
-model and its ``prep_ingest_stac`` step, which writes ``catalog.parquet``; nothing is uploaded),
-and validates the catalog with ``stac-validator``. Every dataset and model folder the course
-writes goes through these three functions.
+:func:`write_eotdl_readme` and :func:`write_stac_catalog` write both (atomically); every
+dataset and model folder the course writes goes through them. The tests check each such folder
+with EOTDL's own client and ``stac-validator`` (``tests/eotdl_checks.py``).
 """
 
 from __future__ import annotations
@@ -98,7 +96,6 @@ def write_eotdl_readme(
 
 
 LABEL_EXTENSION = "https://stac-extensions.github.io/label/v1.0.1/schema.json"
-MLM_EXTENSION = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
 
 
 def label_properties(
@@ -340,62 +337,3 @@ def write_stac_catalog(
         "links": links,
     }
     return write_json(catalog_path, catalog)
-
-
-def read_eotdl_metadata(folder: str | os.PathLike[str]) -> Any:
-    """The folder's README front matter parsed by EOTDL's own model
-    (``eotdl.files.metadata.Metadata``), with the name rule EOTDL's CLI states checked too."""
-    try:
-        import frontmatter
-        from eotdl.files.metadata import Metadata
-    except ImportError:
-        raise ImportError(
-            "checking EOTDL folders needs the eotdl client: pip install 'eotdl-tutorials[dev]'"
-        ) from None
-    path = Path(folder) / README_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder} is not EOTDL-ready: it has no {README_NAME}")
-    readme = frontmatter.load(str(path))
-    metadata = Metadata(**(readme.metadata | {"description": readme.content}))
-    check_name(metadata.name)
-    return metadata
-
-
-def check_eotdl_ready(folder: str | os.PathLike[str]) -> Path:
-    """Check ``folder`` as EOTDL would before an upload, offline; return its ``catalog.parquet``.
-
-    1. ``README.md``'s front matter through EOTDL's ``Metadata`` model;
-    2. every STAC object of ``catalog.json`` with ``stac-validator`` (packaged schemas);
-    3. EOTDL's ``prep_ingest_stac``, which reads the catalog with pystac, adds each local
-       asset's size and checksum and writes ``catalog.parquet`` (nothing is uploaded); that
-       file is read back with stac-geoparquet and must hold every Item.
-
-    Raises ValueError/FileNotFoundError saying what is wrong.
-    """
-    from eotdl_tutorials.stac.validate import validate_stac_tree
-
-    folder = Path(folder)
-    read_eotdl_metadata(folder)
-    catalog = folder / CATALOG_NAME
-    if not catalog.is_file():
-        raise FileNotFoundError(f"{folder} is not EOTDL-ready: it has no {CATALOG_NAME}")
-    validate_stac_tree(catalog).raise_for_errors()
-    import pyarrow.parquet as pq
-    import pystac
-    from eotdl.files.ingest import prep_ingest_stac
-    from stac_geoparquet.arrow import stac_table_to_items
-
-    parquet = Path(prep_ingest_stac(folder))
-    items = list(stac_table_to_items(pq.read_table(parquet)))
-    found = {item["id"] for item in items}
-    expected = {item.id for item in pystac.Catalog.from_file(catalog).get_items(recursive=True)}
-    if found != expected or not found:
-        raise ValueError(
-            f"EOTDL's {parquet} holds {len(found)} items, the catalog {len(expected)} (EOTDL "
-            "ingests the Items of the catalog's Collections only): missing "
-            f"{sorted(expected - found)[:5]}, extra {sorted(found - expected)[:5]}"
-        )
-    unsized = [i["id"] for i in items for a in i["assets"].values() if "size" not in a]
-    if unsized:
-        raise ValueError(f"EOTDL did not find the asset files of items {unsized[:5]}")
-    return parquet

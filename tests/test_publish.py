@@ -1,5 +1,5 @@
 """Every output folder is EOTDL-ready (checked by the ``eotdl`` client) and its STAC is valid
-(checked by ``stac-validator`` with the packaged schemas), all offline.
+(checked by ``stac-validator`` with the schemas in ``tests/json_schemas``), all offline.
 
 To check a new output folder, add a fixture that returns it (here or in conftest.py) and one
 line to :data:`OUTPUT_FOLDERS`: ``"<label>": "<fixture name>"``.
@@ -32,11 +32,9 @@ from eotdl_tutorials.multitask import (
 from eotdl_tutorials.multitask.training import TrainedModel, new_model
 from eotdl_tutorials.publish import (
     LABEL_EXTENSION,
-    check_eotdl_ready,
     eotdl_name,
     is_published,
     label_properties,
-    read_eotdl_metadata,
     write_eotdl_readme,
 )
 from eotdl_tutorials.roads import (
@@ -45,11 +43,11 @@ from eotdl_tutorials.roads import (
     ensure_aerial_roads,
     export_road_model,
 )
-from eotdl_tutorials.stac.schemas import local_schema_map, schema_path
-from eotdl_tutorials.stac.validate import validate_stac_object, validate_stac_tree
 from eotdl_tutorials.superres import PAIR_BANDS, SuperResolver, ensure_pair_store, export_superres
 from eotdl_tutorials.training.pretrain import publish_encoder
 from eotdl_tutorials.world import open_world
+from eotdl_checks import check_eotdl_ready, read_eotdl_metadata
+from stac_checks import local_schema_map, schema_path, validate_stac_object, validate_stac_tree
 
 #: label -> name of the fixture that returns an output folder written the course's way.
 OUTPUT_FOLDERS = {
@@ -251,7 +249,7 @@ def test_readme_front_matter_is_read_by_eotdl(tmp_path):
     assert metadata.description.strip() == "# Title\n\nText."
 
 
-def test_schema_map_covers_every_packaged_schema_by_its_url():
+def test_schema_map_covers_every_local_schema_by_its_url():
     mapping = local_schema_map()
     url = "https://stac-extensions.github.io/mlm/v1.4.0/schema.json"
     assert Path(mapping[url]) == schema_path(url) and schema_path(url).is_file()
@@ -260,7 +258,7 @@ def test_schema_map_covers_every_packaged_schema_by_its_url():
         == mapping["https://geojson.org/schema/Feature.json"]
     )
     assert json.loads(schema_path(url + "#").read_text())["$schema"]
-    with pytest.raises(FileNotFoundError, match="no packaged JSON schema"):
+    with pytest.raises(FileNotFoundError, match="no local JSON schema"):
         schema_path("https://stac-extensions.github.io/nope/v1.0.0/schema.json")
 
 
