@@ -7,7 +7,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 
-# The interpreter that creates .venv: python3.11, else python3 when that is 3.11.
+# The interpreter that creates .venv: python3.11, else python3 when that is 3.11 (the one
+# Python the course is tested with: pyproject.toml's requires-python).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -60,7 +61,13 @@ help:
 course: book
 	@echo "The book: book/_build/html/index.html"
 
+# Each run records the versions it ran with (pyproject.toml gives ranges): pip freeze, without
+# the course's own editable install.
+FREEZE := $(BIN)/python -m pip freeze --exclude-editable
+
 test: install postgis browser
+	@mkdir -p $(TEST_OUTPUT)
+	$(FREEZE) > $(TEST_OUTPUT)/pip-freeze.txt
 	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium through chromium-driver: installed with apt-get
@@ -111,3 +118,4 @@ $(EXECUTED): book/notebooks/%.ipynb: notebooks/%.ipynb FORCE | world
 
 book: notebooks
 	$(BIN)/jupyter-book build book $(BOOK_FLAGS)
+	$(FREEZE) > book/_build/html/pip-freeze.txt

@@ -1,5 +1,6 @@
-"""Checks of the repository itself: lint and format, committed notebooks, environment.yml against
-pyproject.toml, the book's table of contents, and no absolute path of a developer's machine."""
+"""Checks of the repository itself: lint and format, dependencies declared as imported (deptry),
+committed notebooks, environment.yml against pyproject.toml, the book's table of contents, and no
+absolute path of a developer's machine."""
 
 from __future__ import annotations
 
@@ -196,6 +197,27 @@ def test_mismatch_check_wants_the_pip_line() -> None:
 def test_ruff(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ruff", *command, *LINTED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: deptry's runs: the package's and the notebooks' imports against [project.dependencies] (the
+#: dev extra counts as dev-only: pyproject.toml's [tool.deptry]); the tests' imports against the
+#: dependencies and the dev extra (``--exclude`` replaces deptry's default, which skips tests/;
+#: a dev package imported is right there, and whether each is used is the first run's business).
+DEPTRY_RUNS = {
+    "runtime": ["eotdl_tutorials", "notebooks"],
+    "tests": ["tests", "--exclude", "tests/json_schemas", "--ignore", "DEP002,DEP004"],
+}
+
+
+@pytest.mark.parametrize("arguments", DEPTRY_RUNS.values(), ids=DEPTRY_RUNS)
+def test_dependencies_are_declared_as_imported(arguments: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deptry", "--no-ansi", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
