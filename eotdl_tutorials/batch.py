@@ -1,13 +1,16 @@
 """Batch runs of the notebooks: papermill's engine ``eotdl``, for ``make course`` and the tests.
 
-papermill waits for a cell's reply with one poll of the kernel's shell socket as long as the
-cell's timeout. That poll watches the socket's edge-triggered file descriptor, and a wake-up it
-misses is only noticed when the poll ends: the CI saw a 25 s notebook take 625.9 s, its cell
-reply found at the 600 s timeout. This engine is papermill's own with kernel channels that poll
-in slices of :data:`POLL_SLICE` seconds, each ending in a non-blocking check of the socket, so a
-missed wake-up costs at most one slice. Nothing else changes: the same kernel, timeouts and
-outputs. Use it with ``papermill --engine eotdl`` or ``execute_notebook(engine_name="eotdl")``
-(registered as a ``papermill.engine`` entry point); papermill comes with the ``dev`` extras.
+papermill (through nbclient) waits for a cell's reply with one poll of the kernel's shell socket
+as long as the cell's timeout. That poll watches the socket's edge-triggered file descriptor, and
+a wake-up it misses is only noticed when the poll ends: the CI saw a 25 s notebook take 625.9 s,
+its cell reply found at the 600 s timeout (upstream: jupyter/nbclient#312, a widget cell that
+"sometimes blocks" until its timeout; open, its fix jupyter/nbclient#311 unmerged). Written
+against papermill 2.7.0, nbclient 0.11.0 and jupyter_client 8.10.0, whose
+``AsyncZMQSocketChannel.get_msg`` it wraps. This engine is papermill's own with kernel
+channels that poll in slices of :data:`POLL_SLICE` seconds, each ending in a non-blocking check
+of the socket, so a missed wake-up costs at most one slice. Nothing else changes: the same
+kernel, timeouts and outputs. Use it with ``papermill --engine eotdl`` or
+``execute_notebook(engine_name="eotdl")`` (registered as a ``papermill.engine`` entry point).
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ Run as ``python -m eotdl_tutorials.stac.pgstac_app SOCKET_DIR DATABASE PORT``: i
 pgstac database ``DATABASE`` of the private cluster listening on the Unix socket in
 ``SOCKET_DIR`` with uvicorn on ``127.0.0.1:PORT`` (read only: no transactions extension).
 
-Three fixes to stac-fastapi-pgstac 7.2 where it departs from the STAC API specification (found by
-``stac-api-validator``, see :mod:`eotdl_tutorials.stac.api_validation`):
+Three fixes to stac-fastapi-pgstac 7.2.0 (with stac-fastapi 7.0.0) where it departs from the STAC
+API specification, found by ``stac-api-validator`` (``tests/stac_checks.py``). They override
+``CoreCrudClient._search_base``, a private method of that version:
 
-- its ``query`` extension takes only the comparison operators (its own TODO): here a ``query``
-  is rewritten as the CQL2 ``filter`` it means (:func:`query_to_cql2`), so the whole extension
-  works, ``startsWith``, ``endsWith``, ``contains`` and ``in`` included;
+- its ``query`` extension takes only the comparison operators (its own TODO; the maintainers'
+  answer in stac-utils/stac-fastapi#807: the pgstac backend does not implement the others): here
+  a ``query`` is rewritten as the CQL2 ``filter`` it means (:func:`query_to_cql2`), so the whole
+  extension works, ``startsWith``, ``endsWith``, ``contains`` and ``in`` included;
 - ``fields``: an ``include`` dropped an item's ``type`` (a GeoJSON feature always has it: it is
   kept, with ``id`` and ``collection``, unless excluded: :data:`KEPT_FIELDS`); an ``exclude``
   with an explicitly empty ``include`` removed fields from the whole item instead of from the
