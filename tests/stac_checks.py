@@ -36,8 +36,8 @@ import requests
 
 with warnings.catch_warnings():  # the 4.1 package name warns it moved to stac_valid
     warnings.simplefilter("ignore", DeprecationWarning)
-    from stac_validator import utilities
     from stac_api_validator import validations
+    from stac_validator import utilities
     from stac_validator.validate import StacValidate
 
 #: The published schemas, one file per URL.
@@ -306,7 +306,9 @@ def validate_stac_api(
     ``fields`` tests ask for ``text_field`` as a nested field.
     """
     chosen = list(classes) if classes is not None else declared_classes(url)
-    query = validations.QueryConfig(*query_test_values(url, collection, number_field, text_field, array_field))
+    query = validations.QueryConfig(
+        *query_test_values(url, collection, number_field, text_field, array_field)
+    )
     with offline_schemas(), _collections_as_arrays():
         try:
             found_warnings, found_errors = validations.validate_api(

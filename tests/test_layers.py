@@ -129,7 +129,9 @@ def test_no_module_imports_a_later_stage() -> None:
 
 def test_every_stage_and_figures_module_of_the_tables_exists() -> None:
     placed = set(STAGES) - {"display"} | set(FIGURES_OF) | (BASE - {""}) | TOP
-    missing = [n for n in placed if not (PACKAGE / n).is_dir() and not (PACKAGE / f"{n}.py").exists()]
+    missing = [
+        n for n in placed if not (PACKAGE / n).is_dir() and not (PACKAGE / f"{n}.py").exists()
+    ]
     assert not missing, f"the layer tables name modules the package no longer has: {missing}"
 
 

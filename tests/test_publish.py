@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from eotdl_checks import check_eotdl_ready, read_eotdl_metadata
+from stac_checks import local_schema_map, schema_path, validate_stac_object, validate_stac_tree
 
 from eotdl_tutorials import data_dir
 from eotdl_tutorials.data import BandStats, ChipStore
@@ -46,8 +48,6 @@ from eotdl_tutorials.roads import (
 from eotdl_tutorials.superres import PAIR_BANDS, SuperResolver, ensure_pair_store, export_superres
 from eotdl_tutorials.training.pretrain import publish_encoder
 from eotdl_tutorials.world import open_world
-from eotdl_checks import check_eotdl_ready, read_eotdl_metadata
-from stac_checks import local_schema_map, schema_path, validate_stac_object, validate_stac_tree
 
 #: label -> name of the fixture that returns an output folder written the course's way.
 OUTPUT_FOLDERS = {

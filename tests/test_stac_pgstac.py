@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from stac_checks import BASE_CLASSES, validate_stac_api
 
 from eotdl_tutorials.cli import main
 from eotdl_tutorials.matching import match
@@ -37,7 +38,6 @@ from eotdl_tutorials.stac.pgstac import (
 from eotdl_tutorials.stac.pgstac_app import query_to_cql2
 from eotdl_tutorials.stac.server import free_port
 from eotdl_tutorials.world import open_world
-from stac_checks import BASE_CLASSES, validate_stac_api
 
 S2 = "sentinel-2-l2a"
 #: A polygon around every item of the ci world (the validator's intersects searches).
