@@ -35,7 +35,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "roads": ("training",),
     "serving": ("superres", "multitask", "roads"),
 }
-#: Top-level figure modules that are still outside their stage, with the stage they draw.
+#: Top-level figure modules not yet moved into their stage's ``figures``, with the stage they
+#: draw (the figures' move takes these entries away, and ``display``'s exception below).
 FIGURES_OF = {
     "plots": "world",
     "plots_matching": "data",
@@ -50,15 +51,15 @@ BASE = frozenset({"", "files", "processes", "profiles", "publish", "results", "b
 TOP = frozenset({"cli"})
 
 
-def before(stage: str, stages: dict[str, tuple[str, ...]] = STAGES) -> set[str]:
+def before(stage: str) -> set[str]:
     """The stages that come before ``stage``."""
     found: set[str] = set()
-    todo = list(stages[stage])
+    todo = list(STAGES[stage])
     while todo:
         earlier = todo.pop()
         if earlier not in found:
             found.add(earlier)
-            todo += stages[earlier]
+            todo += STAGES[earlier]
     return found
 
 
@@ -127,7 +128,7 @@ def test_no_module_imports_a_later_stage() -> None:
     assert layer_violations(PACKAGE) == []
 
 
-def test_every_stage_and_figures_module_of_the_tables_exists() -> None:
+def test_every_module_the_tables_name_exists() -> None:
     placed = set(STAGES) - {"display"} | set(FIGURES_OF) | (BASE - {""}) | TOP
     missing = [
         n for n in placed if not (PACKAGE / n).is_dir() and not (PACKAGE / f"{n}.py").exists()
