@@ -1,4 +1,4 @@
-"""The facts every stage reads: UTM names, the SCL cloud fraction."""
+"""The facts every stage reads: UTM names, the SCL cloud fraction, band positions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from eotdl_tutorials.facts.grids import utm_epsg, zone_epsg, zone_name
-from eotdl_tutorials.facts.sensors import scl_cloud_percent
+from eotdl_tutorials.facts.sensors import HR_BANDS, S2_BANDS, scl_cloud_percent
+from eotdl_tutorials.facts.spectra import HR_FROM_S2
 
 
 def test_zone_names_and_codes_round_trip():
@@ -28,3 +29,8 @@ def test_scl_cloud_percent_counts_cloud_among_valid_pixels():
     assert scl_cloud_percent(scl, codes=(3,)) == pytest.approx(100 / 6)
     assert np.isnan(scl_cloud_percent(np.zeros((2, 2), np.uint8)))
     assert scl_cloud_percent(np.zeros((2, 2), np.uint8), empty=100.0) == 100.0
+
+
+def test_hr_bands_are_found_in_the_s2_band_table():
+    assert HR_FROM_S2 == [3, 2, 1, 7]  # B04, B03, B02, B08
+    assert [S2_BANDS[i].common_name for i in HR_FROM_S2] == [b.common_name for b in HR_BANDS]
