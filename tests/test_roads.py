@@ -32,7 +32,7 @@ from eotdl_tutorials.roads import (
     summarize_transfers,
     vector_labels,
 )
-from eotdl_tutorials.world.sensors import S2_BANDS
+from eotdl_tutorials.facts.sensors import S2_BANDS
 
 EPSG = 32631
 X0, Y0 = 500_000.0, 5_300_000.0

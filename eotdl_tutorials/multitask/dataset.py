@@ -37,7 +37,7 @@ from eotdl_tutorials.publish import (
 )
 from eotdl_tutorials.tiling import place_keys, split_of
 from eotdl_tutorials.world import World, ensure_world
-from eotdl_tutorials.world.sensors import HR_BANDS, HR_SCALE
+from eotdl_tutorials.facts.sensors import HR_BANDS, HR_SCALE
 
 SET_FORMAT = "eotdl-tutorials-landcover-set"
 #: Tile size (pixels) of the set in each profile: 384 m tiles seen at 6, 4 and 1 m.

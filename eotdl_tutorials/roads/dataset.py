@@ -53,7 +53,7 @@ from eotdl_tutorials.roads.transfer import (
 )
 from eotdl_tutorials.world import World
 from eotdl_tutorials.world.catalog import EXTENSIONS
-from eotdl_tutorials.world.sensors import S2_BANDS, S2_L2A_SCALE
+from eotdl_tutorials.facts.sensors import S2_BANDS, S2_L2A_SCALE
 
 S2_COLLECTION = "sentinel-2-l2a"
 PROJECTION_EXTENSION = EXTENSIONS["proj"]

@@ -29,7 +29,7 @@ from eotdl_tutorials.models.export import (
 )
 from eotdl_tutorials.roads.dataset import ROAD_CLASSES
 from eotdl_tutorials.roads.model import RoadNet
-from eotdl_tutorials.world.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
+from eotdl_tutorials.facts.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 
 #: The "no label" logit: far below any real one, so it is never the argmax.
 NO_LABEL_LOGIT = -1e4
