@@ -25,9 +25,6 @@ from eotdl_tutorials.stac import (
     parse_datetime,
     search_item_dicts,
     search_items,
-    search_scenes,
-    split_search,
-    split_windows,
 )
 from eotdl_tutorials.stac.server import free_port
 
@@ -186,41 +183,6 @@ def test_an_opened_source_serves_many_searches_through_one_client(api: LocalStac
     again = search_item_dicts(opened, S2, QUERY_BBOX, QUERY_DATETIME, limit=100)
     assert {i["id"] for i in first} == {i["id"] for i in again} == expected_ids()
     assert counter.requests == 1 + 2  # the root page once, then one page per search
-
-
-def test_search_scenes(api: LocalStacApi) -> None:
-    frame = search_scenes(api.url, S2, QUERY_BBOX, QUERY_DATETIME, max_cloud_cover=30)
-    assert set(frame["id"]) == expected_ids(max_cloud_cover=30)
-    assert (frame["cloud_cover"] <= 30).all()
-    assert str(frame["datetime"].dt.tz) == "UTC"
-    assert set(frame["epsg"]) == {32631, 32632}
-    assert all(set(assets) == {"red", "nir", "scl"} for assets in frame["assets"])
-
-
-def test_split_search_deduplicates(api: LocalStacApi, stac_files: dict[str, Path]) -> None:
-    windows = split_windows(QUERY_BBOX, QUERY_DATETIME, days=45, tile_deg=0.25)
-    assert len(windows) == 4 * 3 * 5
-    for source in (api.url, str(stac_files["parquet"])):
-        counter = RequestCounter()
-        items = split_search(
-            source, S2, QUERY_BBOX, QUERY_DATETIME, days=45, tile_deg=0.25, counter=counter
-        )
-        ids = [item.id for item in items]
-        assert len(ids) == len(set(ids))  # tile C crosses a 0.25-degree line: found twice
-        assert set(ids) == expected_ids()
-    assert len(windows) < counter.requests or source != api.url
-
-
-def test_split_windows_cover_the_period() -> None:
-    windows = split_windows(QUERY_BBOX, QUERY_DATETIME, days=30)
-    starts = [start for _, (start, _) in windows]
-    ends = [end for _, (_, end) in windows]
-    assert starts[0] == QUERY_START and ends[-1] == QUERY_END - pd.Timedelta(microseconds=1)
-    for end, next_start in zip(ends[:-1], starts[1:], strict=True):
-        assert next_start - end == pd.Timedelta(microseconds=1)
-    assert all(tile == QUERY_BBOX for tile, _ in windows)
-    with pytest.raises(ValueError, match="bounded datetime"):
-        split_windows(QUERY_BBOX, "2022-03-01/..", days=30)
 
 
 def test_parse_datetime() -> None:

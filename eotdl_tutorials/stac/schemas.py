@@ -10,7 +10,6 @@ schema's source, release and licence. :func:`local_schema_map` is what validator
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from pathlib import Path
@@ -62,11 +61,6 @@ def local_schema_map(http_too: bool = True) -> dict[str, str]:
         if http_too:
             mapping["http://" + url.removeprefix("https://")] = str(path)
     return mapping
-
-
-def load_schema(url: str) -> dict:
-    """The parsed packaged schema of ``url`` (see :func:`schema_path`)."""
-    return json.loads(schema_path(url).read_text())
 
 
 def write_schema_config(path: str | os.PathLike[str]) -> Path:
