@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import math
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from eotdl_tutorials.stac import (
     search_item_dicts,
     search_items,
 )
+from eotdl_tutorials.stac.api_io import counting_stac_api_io
 from eotdl_tutorials.stac.server import free_port
 
 S2 = "sentinel-2-l2a"
@@ -227,6 +230,61 @@ def test_silent_api_gives_up_within_total_time() -> None:
             search_items(url, S2, QUERY_BBOX, counter=counter, retry=retry)
         assert time.monotonic() - started < 3
         assert counter.requests == 2
+
+
+@pytest.fixture
+def flaky_api() -> Iterator[tuple[str, list[int], list[int]]]:
+    """An HTTP server answering each request with the next status of its plan (once the plan is
+    used up, 200 and ``{}``): its URL, the plan and the statuses it sent."""
+    plan: list[int] = []
+    sent: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = plan.pop(0) if plan else 200
+            sent.append(status)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/search", plan, sent
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_failing_answers_are_retried_with_back_off_and_counted(flaky_api) -> None:
+    url, plan, sent = flaky_api
+    counter = RequestCounter()
+    io = counting_stac_api_io()(counter, RetryPolicy(tries=3, backoff_s=0.05, timeout_s=2))
+    plan += [503, 502]
+    started = time.monotonic()
+    assert io.request(url, method="POST", parameters={"limit": 1}) == "{}"
+    assert time.monotonic() - started >= 0.05 + 0.1  # backoff_s, then twice as long
+    assert sent == [503, 502, 200]
+    assert (counter.requests, counter.retries) == (3, 2)
+
+    plan += [503] * 5
+    with pytest.raises(ConnectionError, match=r"after 3 tries .*\(HTTP 503"):
+        io.request(url)
+    assert (counter.requests, counter.retries) == (6, 4)
+
+    plan[:] = [404]  # not worth a retry
+    with pytest.raises(ValueError, match="rejected GET .*HTTP 404"):
+        io.request(url)
+    assert (counter.requests, counter.retries) == (7, 4)
 
 
 def test_bad_input_is_named(stac_files: dict[str, Path], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 STAC API (``rustac serve``, or pgstac behind stac-fastapi-pgstac), and search APIs,
 stac-geoparquet and JSON files with one call."""
 
+from eotdl_tutorials.stac.api_io import RequestCounter, RetryPolicy
 from eotdl_tutorials.stac.conventions import (
     FRAME_FIELDS,
     asset_href,
@@ -12,12 +13,11 @@ from eotdl_tutorials.stac.conventions import (
     items_to_frame,
     reflectance_scale_offset,
 )
-from eotdl_tutorials.stac.api_io import RequestCounter, RetryPolicy
 from eotdl_tutorials.stac.dates import parse_datetime
 from eotdl_tutorials.stac.search import search_item_dicts, search_items, search_parameters
+from eotdl_tutorials.stac.server import BACKENDS, LocalStacApi, PortInUseError, serve_forever
 from eotdl_tutorials.stac.signing import href_signer, needs_signing
 from eotdl_tutorials.stac.sources import ItemSource, open_source
-from eotdl_tutorials.stac.server import BACKENDS, LocalStacApi, PortInUseError, serve_forever
 
 __all__ = [
     "BACKENDS",

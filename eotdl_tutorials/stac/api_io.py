@@ -100,7 +100,10 @@ class CountingRetry(Retry):
         _stacktrace: TracebackType | None = None,
     ) -> CountingRetry:
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.deadline is not None and time.monotonic() + retry.get_backoff_time() > self.deadline:
+        if (
+            self.deadline is not None
+            and time.monotonic() + retry.get_backoff_time() > self.deadline
+        ):
             status = response.status if response is not None else None
             reason = error or ResponseError(f"no time left to retry after HTTP {status}")
             raise MaxRetryError(_pool, url, reason) from reason

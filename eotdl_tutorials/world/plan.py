@@ -43,7 +43,9 @@ def _grid_dict(grid: TileGrid) -> dict:
     }
 
 
-def plan_tasks(root: Path, profile: WorldProfile, seed: int, layouts: list[RegionLayout]) -> Iterator:
+def plan_tasks(
+    root: Path, profile: WorldProfile, seed: int, layouts: list[RegionLayout]
+) -> Iterator:
     """Every rendering task of the world, in a stable order."""
     for layout in layouts:
         region = layout.region
