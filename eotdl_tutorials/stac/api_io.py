@@ -84,8 +84,8 @@ class CountingRetry(Retry):
         return super().new(counter=self.counter, deadline=self.deadline, **kw)
 
     def get_backoff_time(self) -> float:
-        """``backoff_factor`` before the first retry, then twice as long each time (urllib3
-        retries once at once): ``RetryPolicy``'s schedule."""
+        """``RetryPolicy``'s schedule: ``backoff_factor`` before the first retry, then twice as
+        long each time (urllib3 would make the first retry at once)."""
         if not self.history:
             return 0.0
         return min(self.backoff_max, self.backoff_factor * 2 ** (len(self.history) - 1))
