@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from eotdl_tutorials.facts.sensors import S2_EARTH_SEARCH_TO_PC
 from eotdl_tutorials.matching import match
 from eotdl_tutorials.tiling.specs import SENSORS
 from eotdl_tutorials.tiling.store import chip_shape, plan_jobs
-from eotdl_tutorials.world.sensors import S2_EARTH_SEARCH_TO_PC
 
 S2 = "sentinel-2-l2a"
 

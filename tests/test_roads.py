@@ -14,6 +14,7 @@ import torch
 from rasterio.transform import from_origin
 
 from eotdl_tutorials.cli import main
+from eotdl_tutorials.facts.sensors import S2_BANDS
 from eotdl_tutorials.matching.rasters import ChipGrid
 from eotdl_tutorials.roads import (
     RoadNet,
@@ -32,7 +33,6 @@ from eotdl_tutorials.roads import (
     summarize_transfers,
     vector_labels,
 )
-from eotdl_tutorials.world.sensors import S2_BANDS
 
 EPSG = 32631
 X0, Y0 = 500_000.0, 5_300_000.0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import math
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,10 +27,8 @@ from eotdl_tutorials.stac import (
     parse_datetime,
     search_item_dicts,
     search_items,
-    search_scenes,
-    split_search,
-    split_windows,
 )
+from eotdl_tutorials.stac.api_io import counting_stac_api_io
 from eotdl_tutorials.stac.server import free_port
 
 S2 = "sentinel-2-l2a"
@@ -188,41 +188,6 @@ def test_an_opened_source_serves_many_searches_through_one_client(api: LocalStac
     assert counter.requests == 1 + 2  # the root page once, then one page per search
 
 
-def test_search_scenes(api: LocalStacApi) -> None:
-    frame = search_scenes(api.url, S2, QUERY_BBOX, QUERY_DATETIME, max_cloud_cover=30)
-    assert set(frame["id"]) == expected_ids(max_cloud_cover=30)
-    assert (frame["cloud_cover"] <= 30).all()
-    assert str(frame["datetime"].dt.tz) == "UTC"
-    assert set(frame["epsg"]) == {32631, 32632}
-    assert all(set(assets) == {"red", "nir", "scl"} for assets in frame["assets"])
-
-
-def test_split_search_deduplicates(api: LocalStacApi, stac_files: dict[str, Path]) -> None:
-    windows = split_windows(QUERY_BBOX, QUERY_DATETIME, days=45, tile_deg=0.25)
-    assert len(windows) == 4 * 3 * 5
-    for source in (api.url, str(stac_files["parquet"])):
-        counter = RequestCounter()
-        items = split_search(
-            source, S2, QUERY_BBOX, QUERY_DATETIME, days=45, tile_deg=0.25, counter=counter
-        )
-        ids = [item.id for item in items]
-        assert len(ids) == len(set(ids))  # tile C crosses a 0.25-degree line: found twice
-        assert set(ids) == expected_ids()
-    assert len(windows) < counter.requests or source != api.url
-
-
-def test_split_windows_cover_the_period() -> None:
-    windows = split_windows(QUERY_BBOX, QUERY_DATETIME, days=30)
-    starts = [start for _, (start, _) in windows]
-    ends = [end for _, (_, end) in windows]
-    assert starts[0] == QUERY_START and ends[-1] == QUERY_END - pd.Timedelta(microseconds=1)
-    for end, next_start in zip(ends[:-1], starts[1:], strict=True):
-        assert next_start - end == pd.Timedelta(microseconds=1)
-    assert all(tile == QUERY_BBOX for tile, _ in windows)
-    with pytest.raises(ValueError, match="bounded datetime"):
-        split_windows(QUERY_BBOX, "2022-03-01/..", days=30)
-
-
 def test_parse_datetime() -> None:
     july = (pd.Timestamp("2022-07-01", tz="UTC"), pd.Timestamp("2022-08-01", tz="UTC"))
     start, end = parse_datetime("2022-07")
@@ -265,6 +230,61 @@ def test_silent_api_gives_up_within_total_time() -> None:
             search_items(url, S2, QUERY_BBOX, counter=counter, retry=retry)
         assert time.monotonic() - started < 3
         assert counter.requests == 2
+
+
+@pytest.fixture
+def flaky_api() -> Iterator[tuple[str, list[int], list[int]]]:
+    """An HTTP server answering each request with the next status of its plan (once the plan is
+    used up, 200 and ``{}``): its URL, the plan and the statuses it sent."""
+    plan: list[int] = []
+    sent: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = plan.pop(0) if plan else 200
+            sent.append(status)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/search", plan, sent
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_failing_answers_are_retried_with_back_off_and_counted(flaky_api) -> None:
+    url, plan, sent = flaky_api
+    counter = RequestCounter()
+    io = counting_stac_api_io()(counter, RetryPolicy(tries=3, backoff_s=0.05, timeout_s=2))
+    plan += [503, 502]
+    started = time.monotonic()
+    assert io.request(url, method="POST", parameters={"limit": 1}) == "{}"
+    assert time.monotonic() - started >= 0.05 + 0.1  # backoff_s, then twice as long
+    assert sent == [503, 502, 200]
+    assert (counter.requests, counter.retries) == (3, 2)
+
+    plan += [503] * 5
+    with pytest.raises(ConnectionError, match=r"after 3 tries .*\(HTTP 503"):
+        io.request(url)
+    assert (counter.requests, counter.retries) == (6, 4)
+
+    plan[:] = [404]  # not worth a retry
+    with pytest.raises(ValueError, match="rejected GET .*HTTP 404"):
+        io.request(url)
+    assert (counter.requests, counter.retries) == (7, 4)
 
 
 def test_bad_input_is_named(stac_files: dict[str, Path], tmp_path: Path) -> None:

@@ -207,14 +207,15 @@ def test_indexes(world):
 
 def test_same_seed_same_bytes_and_resume(world, tmp_path):
     """A product rendered again elsewhere is byte-identical; a rebuild restores what is missing."""
-    from eotdl_tutorials.world.build import _plan, _s2_task
     from eotdl_tutorials.world.landscape import region_layout as layout_of
+    from eotdl_tutorials.world.plan import plan_tasks
+    from eotdl_tutorials.world.tasks import run_task
 
     spec = world_profile("ci")
     layouts = [layout_of(r, spec) for r in spec.regions]
-    task = next(t for kind, t in _plan(world.root, spec, 0, layouts) if kind == "s2")
+    task = next(t for kind, t in plan_tasks(world.root, spec, 0, layouts) if kind == "s2")
     shutil.copytree(world.root / "vectors", tmp_path / "vectors")
-    _s2_task(str(tmp_path), task)
+    run_task(("s2", str(tmp_path), task))
     original = world.root / "sentinel-2-l2a" / task["id"]
     again = tmp_path / "sentinel-2-l2a" / task["id"]
     for tif in original.glob("*.tif"):
@@ -282,12 +283,12 @@ def test_a_tile_rendered_on_demand_is_the_written_one(world):
 def test_large_profile_describes_footprints_without_imagery():
     from dataclasses import replace
 
-    from eotdl_tutorials.world.build import _described_footprints
+    from eotdl_tutorials.world.indexes import described_footprints
     from eotdl_tutorials.world.landscape import region_layout as layout_of
 
     spec = replace(world_profile("large"), described_footprints=3000)
     layouts = [layout_of(r, spec) for r in spec.regions]
-    index = _described_footprints(spec, 0, layouts)
+    index = described_footprints(spec, 0, layouts)
     assert len(index) == 3000 and index["id"].is_unique
     assert {"json_path", "zone", "region", "date", "geometry"} <= set(index.columns)
     for layout in layouts:

@@ -19,7 +19,11 @@ def utm_epsg(lon: float, lat: float) -> int: ...
 @overload
 def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray: ...
 def utm_epsg(lon, lat):
-    """EPSG code of the WGS84 UTM zone of each (lon, lat) point (326xx north, 327xx south)."""
+    """EPSG code of the WGS84 UTM zone of each (lon, lat) point (326xx north, 327xx south).
+
+    The plain 6-degree zones, those of the EPSG areas of use that pyproj's
+    ``query_utm_crs_info`` searches: neither knows MGRS's Norway and Svalbard exceptions.
+    """
     lon_a, lat_a = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
     zone = np.clip(np.floor((lon_a + 180.0) / 6.0).astype("int64") + 1, 1, 60)
     codes = np.where(lat_a >= 0, 32600, 32700) + zone

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from eotdl_tutorials.facts.sensors import HR_BANDS, S2_BAND_BY_COMMON_NAME, S2_BANDS
+
 # Bands in S2_BANDS order: B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11 B12.
 _TABLE = {  # B02..B08, B8A, B11, B12 from the sensor facts
     "water": [0.05, 0.04, 0.03, 0.02, 0.015, 0.012, 0.01, 0.008, 0.005, 0.003],
@@ -46,8 +48,8 @@ def _full(row: list[float]) -> np.ndarray:
 
 
 SPECTRA: dict[str, np.ndarray] = {name: _full(row) for name, row in _TABLE.items()}
-#: Index of the Satellogic-like bands (red, green, blue, nir) in the S2 band order.
-HR_FROM_S2 = [3, 2, 1, 7]
+#: Index of each Satellogic-like band (red, green, blue, nir) in the S2 band order.
+HR_FROM_S2 = [S2_BANDS.index(S2_BAND_BY_COMMON_NAME[b.common_name]) for b in HR_BANDS]
 
 #: Sentinel-1 sigma0 (dB) per class: (VV, VH), middle of the published ranges.
 BACKSCATTER_DB = {

@@ -38,7 +38,7 @@ from eotdl_tutorials.matching.windows import (
     transform_geometries,
 )
 from eotdl_tutorials.stac import RequestCounter, RetryPolicy, items_to_frame
-from eotdl_tutorials.stac.search import counting_stac_api_io
+from eotdl_tutorials.stac.api_io import counting_stac_api_io
 
 
 def _open_api(url: str, counter: RequestCounter, retry: RetryPolicy | None) -> Any:

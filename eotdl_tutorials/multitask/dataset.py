@@ -22,6 +22,7 @@ import rasterio
 import shapely
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.sensors import HR_BANDS, HR_SCALE
 from eotdl_tutorials.files import atomic_path, write_json
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.publish import (
@@ -37,7 +38,6 @@ from eotdl_tutorials.publish import (
 )
 from eotdl_tutorials.tiling import place_keys, split_of
 from eotdl_tutorials.world import World, ensure_world
-from eotdl_tutorials.world.sensors import HR_BANDS, HR_SCALE
 
 SET_FORMAT = "eotdl-tutorials-landcover-set"
 #: Tile size (pixels) of the set in each profile: 384 m tiles seen at 6, 4 and 1 m.

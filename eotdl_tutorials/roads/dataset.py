@@ -29,6 +29,7 @@ import rasterio
 import shapely
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.sensors import S2_BANDS, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, match
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
@@ -53,7 +54,6 @@ from eotdl_tutorials.roads.transfer import (
 )
 from eotdl_tutorials.world import World
 from eotdl_tutorials.world.catalog import EXTENSIONS
-from eotdl_tutorials.world.sensors import S2_BANDS, S2_L2A_SCALE
 
 S2_COLLECTION = "sentinel-2-l2a"
 PROJECTION_EXTENSION = EXTENSIONS["proj"]

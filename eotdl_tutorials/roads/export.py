@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from eotdl_tutorials.facts.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.models.card import ModelCard, z_score
 from eotdl_tutorials.models.export import (
     Builder,
@@ -29,7 +30,6 @@ from eotdl_tutorials.models.export import (
 )
 from eotdl_tutorials.roads.dataset import ROAD_CLASSES
 from eotdl_tutorials.roads.model import RoadNet
-from eotdl_tutorials.world.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 
 #: The "no label" logit: far below any real one, so it is never the argmax.
 NO_LABEL_LOGIT = -1e4

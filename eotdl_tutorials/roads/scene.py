@@ -11,8 +11,8 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
+from eotdl_tutorials.facts.sensors import S2_BANDS, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path
-from eotdl_tutorials.world.sensors import S2_BANDS, S2_L2A_SCALE
 
 
 def stack_s2_scene(

@@ -2,6 +2,7 @@
 STAC API (``rustac serve``, or pgstac behind stac-fastapi-pgstac), and search APIs,
 stac-geoparquet and JSON files with one call."""
 
+from eotdl_tutorials.stac.api_io import RequestCounter, RetryPolicy
 from eotdl_tutorials.stac.conventions import (
     FRAME_FIELDS,
     asset_href,
@@ -12,22 +13,11 @@ from eotdl_tutorials.stac.conventions import (
     items_to_frame,
     reflectance_scale_offset,
 )
-from eotdl_tutorials.stac.search import (
-    ItemSource,
-    RequestCounter,
-    RetryPolicy,
-    href_signer,
-    needs_signing,
-    open_source,
-    parse_datetime,
-    search_item_dicts,
-    search_items,
-    search_parameters,
-    search_scenes,
-    split_search,
-    split_windows,
-)
+from eotdl_tutorials.stac.dates import parse_datetime
+from eotdl_tutorials.stac.search import search_item_dicts, search_items, search_parameters
 from eotdl_tutorials.stac.server import BACKENDS, LocalStacApi, PortInUseError, serve_forever
+from eotdl_tutorials.stac.signing import href_signer, needs_signing
+from eotdl_tutorials.stac.sources import ItemSource, open_source
 
 __all__ = [
     "BACKENDS",
@@ -51,8 +41,5 @@ __all__ = [
     "search_item_dicts",
     "search_items",
     "search_parameters",
-    "search_scenes",
     "serve_forever",
-    "split_search",
-    "split_windows",
 ]

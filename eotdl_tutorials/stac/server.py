@@ -4,7 +4,7 @@
   (``--use-duckdb false``: the DuckDB backend would try to download its spatial extension, which
   fails offline). It implements item search with ``bbox``, ``datetime``, ``collections``,
   ``ids`` and ``limit`` over POST; no ``query``, ``filter``, ``fields`` nor ``sortby``, so cloud
-  filters run on the client (see :mod:`eotdl_tutorials.stac.search`).
+  filters run on the client (see :mod:`eotdl_tutorials.stac.sources`).
 - ``pgstac``: the items in pgstac, in a private PostgreSQL cluster under the data folder
   (:mod:`eotdl_tutorials.stac.pgstac`), served by stac-fastapi-pgstac with uvicorn: GET and
   POST search with ``query``, ``filter`` (CQL2), ``fields`` and ``sortby``, as the Planetary

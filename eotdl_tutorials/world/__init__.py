@@ -5,7 +5,8 @@ and ``ensure_world`` gives the world of a run profile in the course's data folde
 """
 
 from eotdl_tutorials.facts.classes import CLASSES
-from eotdl_tutorials.world.build import World, WorldError, build_world, ensure_world, open_world
+from eotdl_tutorials.world.build import build_world, ensure_world
+from eotdl_tutorials.world.folder import World, WorldError, open_world
 from eotdl_tutorials.world.landscape import Landscape, generate_landscape, region_layout
 from eotdl_tutorials.world.render import (
     render_hr_tile,
