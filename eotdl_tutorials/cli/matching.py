@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 
-from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, UserError
+from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, UserError, print_bench
 
 
 @contextlib.contextmanager
@@ -49,14 +49,12 @@ def _match(args: argparse.Namespace) -> None:
 
 def _bench_matching(args: argparse.Namespace) -> None:
     from eotdl_tutorials.matching.bench import bench_matching, format_report
-    from eotdl_tutorials.results import write_bench
 
     result = bench_matching(
         args.world, footprints=args.footprints, baseline_footprints=args.baseline_footprints,
         dask_workers=args.dask_workers, progress=not args.quiet, backend=args.backend,
     )  # fmt: skip
-    print(format_report(result))
-    print("figures written to", write_bench("matching", result, args.json))
+    print_bench("matching", format_report(result), result, args.json)
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:

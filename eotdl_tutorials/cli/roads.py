@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import BenchCommands
+from eotdl_tutorials.cli.common import BenchCommands, add_group
 
 
 def _roads_predict(args: argparse.Namespace) -> None:
@@ -24,8 +24,7 @@ def _roads_predict(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:
     """``roads predict``: use case D's whole-scene road extraction."""
-    roads = commands.add_parser("roads", help="use case D: road extraction on Sentinel-2")
-    road_commands = roads.add_subparsers(dest="roads_command", metavar="ACTION", required=True)
+    road_commands = add_group(commands, "roads", "use case D: road extraction on Sentinel-2")
     predict = road_commands.add_parser(
         "predict",
         help="predict roads over a Sentinel-2 GeoTIFF with a saved road model",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, UserError
+from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, UserError, print_bench
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -21,15 +21,13 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _bench_api(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.serving.bench import bench_api, format_report
 
     result = bench_api(
         args.models, model=args.model, clients=args.clients, seconds=args.seconds,
         size=args.size, threads=args.threads,
     )  # fmt: skip
-    print(format_report(result))
-    print("figures written to", write_bench("api", result, args.json))
+    print_bench("api", format_report(result), result, args.json)
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import BenchCommands
+from eotdl_tutorials.cli.common import BenchCommands, add_group
 
 
 def _stac_serve(args: argparse.Namespace) -> None:
@@ -15,8 +15,7 @@ def _stac_serve(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:
     """``stac serve``."""
-    stac = commands.add_parser("stac", help="STAC tools")
-    stac_commands = stac.add_subparsers(dest="stac_command", metavar="ACTION", required=True)
+    stac_commands = add_group(commands, "stac", "STAC tools")
     serve = stac_commands.add_parser(
         "serve",
         help="serve a world's STAC items as a local STAC API (rustac or pgstac, 127.0.0.1)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands
+from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, print_bench
 
 
 def _superres(args: argparse.Namespace) -> None:
@@ -18,15 +18,13 @@ def _superres(args: argparse.Namespace) -> None:
 
 
 def _bench_superres(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.superres.bench import bench_superres, format_report
 
     result = bench_superres(
         model_dir=args.model, size=args.size, tile=args.tile, overlap=args.overlap,
         batch=args.batch, device=args.device, repeats=args.repeats,
     )  # fmt: skip
-    print(format_report(result))
-    print("figures written to", write_bench("superres", result, args.json))
+    print_bench("superres", format_report(result), result, args.json)
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:

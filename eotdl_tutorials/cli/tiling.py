@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands
+from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, print_bench
 
 
 def _tile(args: argparse.Namespace) -> None:
@@ -22,14 +22,12 @@ def _tile(args: argparse.Namespace) -> None:
 
 
 def _bench_tiling(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.tiling.bench import bench_tiling, format_report
 
     result = bench_tiling(
         args.world, workers=args.workers, progress=not args.quiet, repeats=args.repeats
     )
-    print(format_report(result))
-    print("figures written to", write_bench("tiling", result, args.json))
+    print_bench("tiling", format_report(result), result, args.json)
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands
+from eotdl_tutorials.cli.common import JSON_HELP, BenchCommands, print_bench
 
 
 def _bench_training(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.training.benchmark import bench_training, format_report
 
     result = bench_training(
         args.store, sensor=args.sensor, batch_size=args.batch_size, steps=args.steps,
         repeats=args.repeats, accelerator=args.accelerator, num_workers=args.num_workers,
     )  # fmt: skip
-    print(format_report(result))
-    print("figures written to", write_bench("training", result, args.json))
+    print_bench("training", format_report(result), result, args.json)
 
 
 def _bench_encoder(args: argparse.Namespace) -> None:
-    from eotdl_tutorials.results import write_bench
     from eotdl_tutorials.training.benchmark import bench_encoder_step, format_encoder_step_report
 
     result = bench_encoder_step(
         args.arch, size=args.size, batch_size=args.batch_size, steps=args.steps
     )
-    print(format_encoder_step_report(result))
-    print("figures written to", write_bench("encoder", result, args.json))
+    print_bench("encoder", format_encoder_step_report(result), result, args.json)
 
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from eotdl_tutorials.cli.common import BenchCommands
+from eotdl_tutorials.cli.common import BenchCommands, add_group
 
 
 def _world_build(args: argparse.Namespace) -> None:
@@ -15,8 +15,7 @@ def _world_build(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:
     """``world build``."""
-    world = commands.add_parser("world", help="the procedural sample world")
-    world_commands = world.add_subparsers(dest="world_command", metavar="ACTION", required=True)
+    world_commands = add_group(commands, "world", "the procedural sample world")
     build = world_commands.add_parser(
         "build",
         help="render the sample world (COGs, STAC items, indexes)",
