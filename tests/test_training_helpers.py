@@ -206,6 +206,7 @@ def test_profile_settings():
     assert (forty.finetune_epochs, forty.finetune_minutes) == (40, None)
     assert settings("default", finetune_epochs=40, finetune_minutes=3.0).finetune_minutes == 3.0
     assert settings("default").finetune_minutes == 7.0
+    assert (ci.train_minutes, ci.finetune_minutes) == (None, None)  # ci: no budget cuts anything
     assert ci.input_size("hr", 384) == ci.view_sizes["hr"] and ci.input_size("s2", 16) == 16
     assert full.input_size("s2", 39) == 39
     with pytest.raises(ValueError, match="unknown profile"):
