@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,29 @@ def test_help_lists_the_subcommands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: eotdl-tutorials")
-    for command in ("world", "stac"):
-        assert command in result.stdout
+    listed = re.findall(r"^ {4}(\S+)", result.stdout, re.MULTILINE)
+    assert listed == ["world", "stac", "bench", "match", "tile", "superres", "serve", "roads"]
+    listed = re.findall(r"^ {4}(\S+)", run_cli("bench", "--help").stdout, re.MULTILINE)
+    assert listed == ["training", "encoder", "matching", "tiling", "superres", "api"]
+
+
+def test_every_stage_registers_its_commands_and_imports_no_stage() -> None:
+    """Building the parser loads the command line's own modules, none of a stage's."""
+    code = (
+        "import sys; from eotdl_tutorials.cli import build_parser; build_parser(); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('eotdl_tutorials'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    stages = ("world", "stac", "training", "matching", "tiling", "superres", "serving", "roads")
+    assert set(result.stdout.split()) == {
+        "eotdl_tutorials",
+        "eotdl_tutorials.profiles",
+        "eotdl_tutorials.cli",
+        "eotdl_tutorials.cli.common",
+        *(f"eotdl_tutorials.cli.{stage}" for stage in stages),
+    }
 
 
 def test_version() -> None:

@@ -18,12 +18,12 @@ from eotdl_tutorials.training import (
     default_precision,
     fit,
     make_trainer,
-    plot_metrics,
-    read_metrics,
     resolve_accelerator,
     seed,
     settings,
 )
+from eotdl_tutorials.training.budget import StepClock, most_that_fit
+from eotdl_tutorials.training.figures import plot_metrics, read_metrics
 
 TINY = "test_resnet"
 
@@ -171,6 +171,26 @@ def test_time_budget_never_adds_steps(tmp_path, datamodule):
         TimeBudget(seconds=0)
 
 
+def test_the_budget_rule_keeps_the_most_that_fit():
+    def seconds(count: int) -> float:
+        return 2.0 + 0.5 * count
+
+    assert most_that_fit(10, 1, seconds, 5.0) == 6  # 2 + 0.5 * 6 = 5 fits, 7 does not
+    assert most_that_fit(10, 1, seconds, 100.0) == 10  # never more than planned
+    assert most_that_fit(10, 3, seconds, 1.0) == 3  # nothing fits: the least
+    assert most_that_fit(4, 5, seconds, 100.0) == 5
+
+
+def test_the_step_clock_leaves_out_the_first_step(monkeypatch):
+    times = iter([10.0, 13.0, 14.0, 15.0])  # the first step (loaders, warm-up) took 10 s
+    monkeypatch.setattr("eotdl_tutorials.training.budget.time.monotonic", lambda: next(times))
+    clock = StepClock()
+    assert clock.timed == 0
+    for step in (1, 3, 4, 5):
+        clock.tick(step)
+    assert clock.timed == 4 and clock.seconds_per_step() == 5.0 / 4
+
+
 def test_profile_settings():
     ci, default, full = settings("ci"), settings("default"), settings("full")
     assert full.projector_dims == (8192, 8192, 8192)
@@ -186,6 +206,7 @@ def test_profile_settings():
     assert (forty.finetune_epochs, forty.finetune_minutes) == (40, None)
     assert settings("default", finetune_epochs=40, finetune_minutes=3.0).finetune_minutes == 3.0
     assert settings("default").finetune_minutes == 7.0
+    assert (ci.train_minutes, ci.finetune_minutes) == (None, None)  # ci: no budget cuts anything
     assert ci.input_size("hr", 384) == ci.view_sizes["hr"] and ci.input_size("s2", 16) == 16
     assert full.input_size("s2", 39) == 39
     with pytest.raises(ValueError, match="unknown profile"):

@@ -1,45 +1,36 @@
-"""Training helpers shared by the use cases (Lightning), pre-training, evaluation, benchmark."""
+"""Training helpers shared by the use cases (Lightning), pre-training, time budgets, evaluation.
 
+Figures of training runs and of the evaluation are in :mod:`eotdl_tutorials.training.figures`.
+"""
+
+from eotdl_tutorials.training.budget import TimeBudget, TrainedBudget, fit_trained_budget
+from eotdl_tutorials.training.eurosat import EOTDL_EUROSAT, EOTDL_EUROSAT_SOURCE
 from eotdl_tutorials.training.evaluation import (
-    EOTDL_EUROSAT,
-    EOTDL_EUROSAT_SOURCE,
-    LESSON_GOALS,
     METHOD_TITLES,
     METHODS,
     FewLabelResult,
-    TrainedBudget,
-    band_statistics,
-    directions,
-    embed,
     evaluate_label_ratios,
-    fit_trained_budget,
-    knn_accuracy,
     label_subset,
-    lesson_report,
-    linear_probe_accuracy,
-    random_encoder,
-    summarize,
-    trained_accuracy,
-    training_steps,
 )
-from eotdl_tutorials.training.figures import (
-    plot_accuracy_vs_ratio,
-    plot_embeddings_2d,
-    plot_metrics,
-    plot_views,
-    read_metrics,
-)
+from eotdl_tutorials.training.finetune import trained_accuracy, training_steps
 from eotdl_tutorials.training.pretrain import (
     load_or_pretrain,
     model_dir_for,
     pretrain_encoder,
     publish_encoder,
 )
+from eotdl_tutorials.training.probes import (
+    band_statistics,
+    embed,
+    knn_accuracy,
+    linear_probe_accuracy,
+    random_encoder,
+)
+from eotdl_tutorials.training.report import LESSON_GOALS, directions, lesson_report, summarize
 from eotdl_tutorials.training.settings import SETTINGS, TrainingSettings, settings
 from eotdl_tutorials.training.trainer import (
     ChannelsLast,
     LastCheckpoint,
-    TimeBudget,
     check_checkpoint,
     default_precision,
     fit,
@@ -62,8 +53,8 @@ __all__ = [
     "TimeBudget",
     "TrainedBudget",
     "TrainingSettings",
-    "check_checkpoint",
     "band_statistics",
+    "check_checkpoint",
     "default_precision",
     "directions",
     "embed",
@@ -77,14 +68,9 @@ __all__ = [
     "load_or_pretrain",
     "make_trainer",
     "model_dir_for",
-    "plot_accuracy_vs_ratio",
-    "plot_embeddings_2d",
-    "plot_metrics",
-    "plot_views",
     "pretrain_encoder",
     "publish_encoder",
     "random_encoder",
-    "read_metrics",
     "resolve_accelerator",
     "resolve_checkpoint",
     "seed",

@@ -17,7 +17,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from eotdl_tutorials.data import ChipAugment, ChipDataset, ChipStore
-from eotdl_tutorials.training.evaluation import EOTDL_EUROSAT, METHOD_TITLES
+from eotdl_tutorials.training.eurosat import EOTDL_EUROSAT
+from eotdl_tutorials.training.evaluation import METHOD_TITLES
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:

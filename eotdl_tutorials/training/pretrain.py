@@ -23,8 +23,9 @@ from eotdl_tutorials.models import (
     save_encoder,
 )
 from eotdl_tutorials.profiles import check_profile, data_dir
+from eotdl_tutorials.training.budget import TimeBudget
 from eotdl_tutorials.training.settings import settings
-from eotdl_tutorials.training.trainer import TimeBudget, fit, seed
+from eotdl_tutorials.training.trainer import fit, seed
 
 #: About how many times a pre-training run computes its validation loss.
 VALIDATIONS = 10

@@ -86,66 +86,6 @@ class LastCheckpoint(Callback):
             self.save(trainer)
 
 
-class TimeBudget(Callback):
-    """Fit a run's steps into ``seconds`` of training on this machine.
-
-    It times ``calibration_steps`` optimizer steps after the first (which also starts the data
-    loaders), and if the planned steps do not fit in what is left of ``seconds`` it lowers the
-    trainer's ``max_steps`` to those that do and shortens the task's learning-rate schedule to
-    match (tasks with ``set_schedule_steps``), so the run still warms up and decays fully. Every
-    ``calibration_steps`` steps after that it checks again with the mean step time so far, which
-    includes what a few steps do not show (epoch ends, validation, checkpoints, a slower
-    machine), and lowers the steps again where the run would overshoot. It never adds steps.
-    ``planned`` and ``steps`` say what was planned and what was kept; a resumed run keeps the
-    step count of the first.
-    """
-
-    def __init__(self, seconds: float, calibration_steps: int = 20) -> None:
-        if seconds <= 0:
-            raise ValueError(f"a time budget must be positive, got {seconds} s")
-        self.seconds = seconds
-        self.calibration_steps = max(1, calibration_steps)
-        self.planned: int | None = None
-        self.steps: int | None = None
-        self._started = 0.0
-        self._timed_from: tuple[int, float] | None = None
-        self._resumed = False
-
-    def state_dict(self) -> dict[str, int | None]:
-        return {"planned": self.planned, "steps": self.steps}
-
-    def load_state_dict(self, state_dict: dict[str, int | None]) -> None:
-        self.planned, self.steps = state_dict["planned"], state_dict["steps"]
-
-    def _apply(self, trainer: L.Trainer, pl_module: L.LightningModule, steps: int) -> None:
-        self.steps = steps
-        trainer.fit_loop.epoch_loop.max_steps = steps
-        if hasattr(pl_module, "set_schedule_steps"):
-            pl_module.set_schedule_steps(steps)
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._resumed = self.steps is not None
-        if self._resumed:  # keep the first run's decision
-            self._apply(trainer, pl_module, self.steps)
-            return
-        self.planned = int(trainer.estimated_stepping_batches)
-        self._started = time.monotonic()
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
-        if self._resumed:
-            return
-        now, step = time.monotonic(), trainer.global_step
-        if self._timed_from is None:
-            self._timed_from = (step, now)
-            return
-        timed = step - self._timed_from[0]
-        if timed < self.calibration_steps or timed % self.calibration_steps:
-            return
-        per_step = (now - self._timed_from[1]) / timed
-        fit = step + int((self.seconds - (now - self._started)) / per_step)
-        self._apply(trainer, pl_module, max(step + 1, min(self.steps or self.planned, fit)))
-
-
 class ChannelsLast(Callback):
     """On CUDA, store convolution weights channels-last (the datamodule sends NHWC inputs)."""
 
@@ -264,7 +204,7 @@ def fit(
     """Train ``task`` on ``datamodule`` with :func:`make_trainer`; resume from ``ckpt_path``.
 
     A resumed run keeps the earlier ``metrics.csv`` and logs into ``out_dir/resumed-N``
-    (:func:`~eotdl_tutorials.training.read_metrics` joins them).
+    (:func:`~eotdl_tutorials.training.figures.read_metrics` joins them).
 
     Seed with :func:`seed` before building the task for a repeatable run.
     """
