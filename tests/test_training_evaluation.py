@@ -32,15 +32,13 @@ from eotdl_tutorials.training import (
     linear_probe_accuracy,
     load_or_pretrain,
     model_dir_for,
-    plot_accuracy_vs_ratio,
-    plot_embeddings_2d,
-    plot_views,
     pretrain_encoder,
     random_encoder,
     settings,
     summarize,
     training_steps,
 )
+from eotdl_tutorials.training.figures import plot_accuracy_vs_ratio, plot_embeddings_2d, plot_views
 
 TINY = "test_resnet"
 

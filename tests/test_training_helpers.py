@@ -18,12 +18,11 @@ from eotdl_tutorials.training import (
     default_precision,
     fit,
     make_trainer,
-    plot_metrics,
-    read_metrics,
     resolve_accelerator,
     seed,
     settings,
 )
+from eotdl_tutorials.training.figures import plot_metrics, read_metrics
 
 TINY = "test_resnet"
 
