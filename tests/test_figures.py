@@ -4,6 +4,7 @@ never imports matplotlib (figures live in ``<stage>/figures.py``, re-exported by
 
 from __future__ import annotations
 
+import ast
 import base64
 import io
 import json
@@ -82,6 +83,23 @@ def test_importing_a_stage_imports_no_figures(stage):
         pytest.skip(f"it imports {', '.join(sorted(pending))}, which still re-exports figures")
     assert importer in THIRD_PARTY_IMPORTERS, f"matplotlib imported by {importer}"
     assert figures == [], f"import eotdl_tutorials.{stage} loads {figures}"
+
+
+def test_display_is_a_leaf_that_imports_no_stage():
+    tree = ast.parse((ROOT / "eotdl_tutorials" / "display.py").read_text())
+    ours = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("eotdl_tutorials")
+    }
+    ours |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("eotdl_tutorials")
+    }
+    assert ours and all(name.startswith("eotdl_tutorials.facts") for name in ours), ours
 
 
 def test_stretch_maps_the_percentiles_to_0_and_1_over_all_bands():
