@@ -26,9 +26,10 @@ WEB_MERCATOR = "EPSG:3857"
 #: compared side by side keep their differences, which a stretch per image would hide).
 REFLECTANCE_GAIN = 3.5
 #: The (low, high) dB mapped to [0, 1] in each channel of the Sentinel-1 false colour. VH spans
-#: -30 to -5 dB: the window the course shows VH in, holding the classes' published VH means
-#: (``facts.spectra.BACKSCATTER_DB``: -27.5 dB water to -10 dB built-up) with room for speckle on
-#: both sides; a window from -32 dB would spend its darkest tenth below anything the world renders.
+#: -30 to -5 dB, the window the sample world's VH panel uses (``world.figures``), so a VH value
+#: looks the same in both; it holds the classes' published VH means (``facts.spectra``:
+#: -27.5 dB water to -10 dB built-up) with 2.5 dB or more for speckle on either side. (The chip
+#: figures used -32 to -7 dB, which left 4.5 dB below water and 3 dB above built-up.)
 S1_COMPOSITE_DB = {"vv": (-25.0, 0.0), "vh": (-30.0, -5.0), "vv-vh": (0.0, 15.0)}
 
 #: (south, west), (north, east) corners in degrees, as a web map's image overlay takes them.

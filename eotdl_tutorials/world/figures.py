@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rasterio.windows import from_bounds
 
-from eotdl_tutorials.display import stretch, true_colour
+from eotdl_tutorials.display import S1_COMPOSITE_DB, stretch, true_colour
 from eotdl_tutorials.facts.classes import (
     BARE_SOIL,
     BUILT_UP,
@@ -181,7 +181,8 @@ def plot_three_sensors(world: World, tile_id: str) -> Figure:
     axes[2].set_title(f"Sentinel-2 10 m, {s2['properties']['datetime'][:10]}")
     axes[3].imshow(vv, cmap="gray", vmin=-25, vmax=5, interpolation="none")
     axes[3].set_title(f"Sentinel-1 VV (dB), {s1['properties']['datetime'][:10]}")
-    axes[4].imshow(vh, cmap="gray", vmin=-30, vmax=-5, interpolation="none")
+    vh_low, vh_high = S1_COMPOSITE_DB["vh"]
+    axes[4].imshow(vh, cmap="gray", vmin=vh_low, vmax=vh_high, interpolation="none")
     axes[4].set_title(f"Sentinel-1 VH (dB), {s1['properties']['sat:orbit_state']}")
     for ax in axes:
         ax.set_axis_off()
