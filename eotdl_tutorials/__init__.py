@@ -2,7 +2,8 @@
 
 The package reads like the pipeline: ``world`` (the offline sample Earth) -> ``stac`` (items,
 search, a local API) -> ``matching`` -> ``tiling`` -> ``data`` -> ``models``/``training`` ->
-``serving``, with ``plots`` and the ``cli`` on top.
+``serving``, with the ``cli`` on top. Each stage draws its figures in its own ``figures`` module
+over the stage-free ``display`` helpers; no stage's ``__init__`` imports them.
 """
 
 from eotdl_tutorials.profiles import PROFILES, data_dir

@@ -10,7 +10,8 @@ import pytest
 from eotdl_tutorials.data import ChipStore, write_synthetic_store
 from eotdl_tutorials.matching import compare_matches, match
 from eotdl_tutorials.tiling import tile
-from eotdl_tutorials.training import pretrain_encoder, read_metrics
+from eotdl_tutorials.training import pretrain_encoder
+from eotdl_tutorials.training.figures import read_metrics
 from eotdl_tutorials.world import open_world
 
 

@@ -1,7 +1,7 @@
 """Facts every stage reads: the class legends, the surface spectra and backscatter with their
 published ranges, the sensors' band tables and the UTM grid names.
 
-They sit below the world (``world`` renders with them; tiling, data, models and plots label and
+They sit below the world (``world`` renders with them; tiling, data, models and figures label and
 read with them), so no later stage has to import the world to know what a band or class is.
 """
 

@@ -10,23 +10,19 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from eotdl_tutorials.display import true_colour
+from eotdl_tutorials.facts.sensors import HR_BANDS
 from eotdl_tutorials.labels.scaneo import PALETTE
 from eotdl_tutorials.multitask.dataset import LandCoverSet
 from eotdl_tutorials.multitask.evaluation import predict
 from eotdl_tutorials.multitask.inputs import model_inputs
 from eotdl_tutorials.multitask.models import LandCoverNet
-from eotdl_tutorials.plots import stretch
 
 
 def label_colormap(classes: Sequence[str], colors: Sequence[str] | None = None) -> ListedColormap:
     """Index 0 (no label) transparent grey, then one colour per class (SCANEO's order)."""
     colors = list(colors or [PALETTE[i % len(PALETTE)] for i in range(len(classes))])
     return ListedColormap(["#00000000", *colors])
-
-
-def rgb_of(dn: np.ndarray) -> np.ndarray:
-    """A display RGB of (bands, H, W) red, green, blue, ... digital numbers."""
-    return stretch(np.moveaxis(dn[:3].astype(np.float32), 0, -1))
 
 
 def _legend(figure: Figure, classes: Sequence[str], cmap: ListedColormap) -> None:
@@ -40,13 +36,15 @@ def plot_labels_over_image(
     classes: Sequence[str],
     colors: Sequence[str] | None = None,
     alpha: float = 0.5,
+    bands: Sequence[str] = tuple(b.common_name for b in HR_BANDS),
 ) -> Figure:
-    """The image, then each mask (0 = no label, class ``i`` -> ``i + 1``) over it."""
+    """The image (digital numbers of ``bands``, the 1 m tiles' by default), then each mask
+    (0 = no label, class ``i`` -> ``i + 1``) over it."""
     cmap = label_colormap(classes, colors)
     figure, axes = plt.subplots(
         1, 1 + len(masks), figsize=(3.2 * (1 + len(masks)), 3.6), layout="constrained"
     )
-    rgb = rgb_of(dn)
+    rgb = true_colour(dn, bands)
     axes[0].imshow(rgb)
     axes[0].set_title("image", fontsize=9)
     for ax, (title, mask) in zip(axes[1:], masks.items(), strict=True):
@@ -74,7 +72,7 @@ def plot_predictions(
         name: predict(model, model_inputs(dataset, rows)).masks for name, model in models.items()
     }
     for r, row in enumerate(rows):
-        axes[r, 0].imshow(rgb_of(dataset.images[row]))
+        axes[r, 0].imshow(true_colour(dataset.images[row], dataset.bands))
         shown = [("ground truth", dataset.masks[row])] + [(n, m[r]) for n, m in masks.items()]
         for c, (title, mask) in enumerate(shown, start=1):
             axes[r, c].imshow(
@@ -120,7 +118,7 @@ def plot_tile_choices(dataset: LandCoverSet, choices: Mapping[str, Sequence[int]
             ax.set_axis_off()
             if c >= len(rows):
                 continue
-            ax.imshow(rgb_of(dataset.images[rows[c]]))
+            ax.imshow(true_colour(dataset.images[rows[c]], dataset.bands))
             ax.imshow(
                 dataset.masks[rows[c]], cmap=cmap, vmin=0, vmax=len(dataset.classes), alpha=0.35,
                 interpolation="nearest",

@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
-import matplotlib.pyplot as plt
-import rasterio
-from rasterio.warp import transform_bounds
 
-from eotdl_tutorials.multitask.figures import rgb_of
+from eotdl_tutorials.display import true_colour_overlay
+from eotdl_tutorials.facts.sensors import HR_BANDS
 
 
 def proposals_map(  # noqa: ANN201 - a leafmap.Map, imported lazily
-    image: str | os.PathLike[str], proposals: gpd.GeoDataFrame, colors: Mapping[str, str]
+    image: str | os.PathLike[str],
+    proposals: gpd.GeoDataFrame,
+    colors: Mapping[str, str],
+    bands: Sequence[str] = tuple(b.common_name for b in HR_BANDS),
 ):
-    """A leafmap map of the image (an overlay of its RGB) and the proposals, one layer per
-    label in its colour."""
-    import ipyleaflet
+    """A leafmap map of the image (its true colour, warped to Web Mercator; ``bands``: the
+    image's bands, the 1 m tiles' by default) and the proposals, one layer per label in its
+    colour."""
     import leafmap
 
-    with rasterio.open(image) as source:
-        rgb = rgb_of(source.read())
-        west, south, east, north = transform_bounds(source.crs, "EPSG:4326", *source.bounds)
-    buffer = io.BytesIO()
-    plt.imsave(buffer, rgb, format="png")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    overlay = true_colour_overlay(image, bands, "image")
+    (south, west), (north, east) = overlay.bounds
     m = leafmap.Map(center=((south + north) / 2, (west + east) / 2), zoom=15)
-    overlay = ipyleaflet.ImageOverlay(url=url, bounds=((south, west), (north, east)), name="image")
     m.add_layer(overlay)
     for label, rows in proposals.groupby("label"):
         color = colors.get(str(label), "#ffffff")

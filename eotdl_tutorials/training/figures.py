@@ -17,6 +17,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from eotdl_tutorials.data import ChipAugment, ChipDataset, ChipStore
+from eotdl_tutorials.display import REFLECTANCE_GAIN, s1_composite, true_colour
 from eotdl_tutorials.training.eurosat import EOTDL_EUROSAT
 from eotdl_tutorials.training.evaluation import METHOD_TITLES
 
@@ -117,15 +118,12 @@ def plot_embeddings_2d(
 
 
 def _display(images: torch.Tensor, sensor: str, store: ChipStore) -> np.ndarray:
-    """(B, H, W, 3) in [0, 1]: true colour for optical sensors, VV/VH/VV-VH for SAR."""
+    """(B, H, W, 3) in [0, 1]: true colour for optical sensors, the false colour for SAR."""
     bands = store.sensor(sensor).bands
+    values = images.numpy()
     if sensor == "s1":
-        vv, vh = images[:, bands.index("vv")], images[:, bands.index("vh")]
-        rgb = torch.stack([(vv + 25) / 25, (vh + 30) / 25, (vv - vh) / 15], dim=-1)
-    else:
-        rgb = torch.stack([images[:, bands.index(b)] for b in ("red", "green", "blue")], dim=-1)
-        rgb = rgb * 3.5
-    return rgb.clamp(0, 1).numpy()
+        return s1_composite(values[:, bands.index("vv")], values[:, bands.index("vh")])
+    return true_colour(values, bands, REFLECTANCE_GAIN)
 
 
 def plot_views(

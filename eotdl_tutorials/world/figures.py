@@ -1,4 +1,5 @@
-"""Figures of the course: maps of the sample world, sensors side by side, spectra, cloud masks."""
+"""Figures of the sample world: maps of its regions, one place seen by three sensors, class spectra
+and cloud masks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rasterio.windows import from_bounds
 
+from eotdl_tutorials.display import S1_COMPOSITE_DB, stretch, true_colour
 from eotdl_tutorials.facts.classes import (
     BARE_SOIL,
     BUILT_UP,
@@ -26,7 +28,7 @@ from eotdl_tutorials.facts.classes import (
     RIVER,
     WATER,
 )
-from eotdl_tutorials.facts.sensors import S2_BANDS, SCL_CLASSES
+from eotdl_tutorials.facts.sensors import HR_BANDS, RGB, S2_BANDS, SCL_CLASSES
 from eotdl_tutorials.facts.spectra import SPECTRA
 from eotdl_tutorials.world import World
 
@@ -64,15 +66,6 @@ SCL_COLOURS = ListedColormap(
         "#ff96ff",
     ]  # fmt: skip
 )
-
-
-def stretch(rgb: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
-    """Percentile stretch of a (3, H, W) or (H, W, 3) array to [0, 1] for display."""
-    if rgb.shape[0] == 3:
-        rgb = np.moveaxis(rgb, 0, -1)
-    rgb = rgb.astype(np.float32)
-    lo, hi = np.nanpercentile(rgb, [low, high])
-    return np.clip((rgb - lo) / max(hi - lo, 1e-6), 0, 1)
 
 
 def items_frame(world: World, collection: str) -> gpd.GeoDataFrame:
@@ -174,15 +167,13 @@ def plot_three_sensors(world: World, tile_id: str) -> Figure:
     box = shapely.box(*bounds)
     s2 = _closest(world.items("sentinel-2-l2a"), epsg, box, day, clear=True)
     s1 = _closest(world.items("sentinel-1-grd"), epsg, box, day, clear=False)
-    s2_rgb = np.stack(
-        [_window(s2["assets"][b]["href"], bounds)[0] for b in ("red", "green", "blue")]
-    )
+    s2_rgb = np.stack([_window(s2["assets"][b]["href"], bounds)[0] for b in RGB])
     vv = 10 * np.log10(np.maximum(_window(s1["assets"]["vv"]["href"], bounds)[0], 1e-6))
     vh = 10 * np.log10(np.maximum(_window(s1["assets"]["vh"]["href"], bounds)[0], 1e-6))
     with rasterio.open(tile["assets"]["landcover"]["href"]) as src:
         classes = src.read(1)
     fig, axes = plt.subplots(1, 5, figsize=(20, 4.4))
-    axes[0].imshow(stretch(hr[:3]))
+    axes[0].imshow(true_colour(hr, [b.common_name for b in HR_BANDS]))
     axes[0].set_title(f"1 m tile, {day}")
     axes[1].imshow(classes, cmap=CLASS_COLOURS, vmin=0, vmax=len(CLASSES) - 1, interpolation="none")
     axes[1].set_title("land-cover label (1 m)")
@@ -190,7 +181,8 @@ def plot_three_sensors(world: World, tile_id: str) -> Figure:
     axes[2].set_title(f"Sentinel-2 10 m, {s2['properties']['datetime'][:10]}")
     axes[3].imshow(vv, cmap="gray", vmin=-25, vmax=5, interpolation="none")
     axes[3].set_title(f"Sentinel-1 VV (dB), {s1['properties']['datetime'][:10]}")
-    axes[4].imshow(vh, cmap="gray", vmin=-30, vmax=-5, interpolation="none")
+    vh_low, vh_high = S1_COMPOSITE_DB["vh"]
+    axes[4].imshow(vh, cmap="gray", vmin=vh_low, vmax=vh_high, interpolation="none")
     axes[4].set_title(f"Sentinel-1 VH (dB), {s1['properties']['sat:orbit_state']}")
     for ax in axes:
         ax.set_axis_off()
@@ -249,7 +241,7 @@ def plot_class_spectra(world: World, item_id: str | None = None) -> Figure:
 def plot_cloud_mask(item: dict) -> Figure:
     """A Sentinel-2 scene in true colour beside its scene classification (SCL) band."""
     rgb = []
-    for band in ("red", "green", "blue"):
+    for band in RGB:
         with rasterio.open(item["assets"][band]["href"]) as src:
             rgb.append(src.read(1))
     with rasterio.open(item["assets"]["scl"]["href"]) as src:

@@ -9,13 +9,8 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from eotdl_tutorials.display import REFLECTANCE_GAIN, true_colour
 from eotdl_tutorials.superres.pairs import PairSet
-
-
-def rgb(image: np.ndarray, bands: tuple[str, ...], gain: float = 3.5) -> np.ndarray:
-    """(H, W, 3) true colour of a reflectance image (C, H, W), brightened and clipped."""
-    idx = [bands.index(b) for b in ("red", "green", "blue")]
-    return np.clip(np.moveaxis(np.nan_to_num(image[idx]), 0, -1) * gain, 0, 1)
 
 
 def plot_pair_realism(pairs: PairSet, measured: pd.DataFrame) -> Figure:
@@ -48,7 +43,9 @@ def plot_pair_examples(plain: PairSet, matched: PairSet, rows: list[int]) -> Fig
              (plain.hr[row], f"1 m tile at {plain.target_gsd:g} m (target)"),
              (matched.hr[row], "target, histogram-matched")]
         ):  # fmt: skip
-            axes[r, c].imshow(rgb(image, plain.bands), interpolation="nearest")
+            axes[r, c].imshow(
+                true_colour(image, plain.bands, REFLECTANCE_GAIN), interpolation="nearest"
+            )
             axes[r, c].set_title(title if r == 0 else "", fontsize=9)
             axes[r, c].axis("off")
         gap = plain.table["time_gap_days"].iloc[row]
@@ -70,7 +67,7 @@ def plot_crops(
     fig, axes = plt.subplots(2, len(images), figsize=(2.6 * len(images), 5.4))
     for c, (name, image) in enumerate(images.items()):
         scale = 1 if image.shape[-1] == pairs.hr.shape[-1] else pairs.factor
-        view = rgb(image, pairs.bands)
+        view = true_colour(image, pairs.bands, REFLECTANCE_GAIN)
         axes[0, c].imshow(view, interpolation="nearest")
         axes[0, c].add_patch(Rectangle((left / scale - 0.5, top / scale - 0.5), size / scale,
                                        size / scale, fill=False, color="yellow"))  # fmt: skip
@@ -105,7 +102,11 @@ def plot_scene(scene: xr.DataArray, result: xr.DataArray, bands: tuple[str, ...]
         step_x, step_y = abs(x[1] - x[0]), abs(y[1] - y[0])
         extent = (x.min() - step_x / 2, x.max() + step_x / 2, y.min() - step_y / 2,
                   y.max() + step_y / 2)  # fmt: skip
-        ax.imshow(rgb(array.values, bands), extent=extent, interpolation="nearest")
+        ax.imshow(
+            true_colour(array.values, bands, REFLECTANCE_GAIN),
+            extent=extent,
+            interpolation="nearest",
+        )
         ax.set(title=f"{title} ({step_x:g} m pixels)", xlabel=f"x ({array.rio.crs})", ylabel="y")
     fig.tight_layout()
     return fig

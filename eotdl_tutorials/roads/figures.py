@@ -3,8 +3,6 @@ graphs, a whole-scene prediction as a figure and on a map."""
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,14 +14,17 @@ import numpy as np
 import rasterio
 import shapely
 from matplotlib.figure import Figure
-from rasterio.enums import Resampling
-from rasterio.transform import array_bounds
-from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
-from eotdl_tutorials.plots import stretch
+from eotdl_tutorials.display import (
+    image_overlay,
+    stretch,
+    true_colour,
+    true_colour_overlay,
+    warp_to_web_mercator,
+)
+from eotdl_tutorials.models.bands import L2A_12
 from eotdl_tutorials.roads import AerialRoads, RoadDataset, road_graph
 
-WEB_MERCATOR = "EPSG:3857"
 PROBABILITY_CMAP = "magma"
 ROAD_KIND_COLOURS = {"primary": "red", "secondary": "orange", "residential": "yellow"}
 TRANSFER_TITLES = {
@@ -84,7 +85,6 @@ def plot_label_transfers(dataset: RoadDataset, row: int = 0, zoom_px: int = 40) 
     label transfer on the 10 m grid, zoomed on the window with the most roads (top: whole chip,
     bottom: the zoom with the 1 m mask's outline over it)."""
     info = dataset.index.iloc[row]
-    rgb = dataset.images[row][dataset.band_positions(("red", "green", "blue"))]
     transfers = [t for t in TRANSFER_TITLES if t in dataset.labels]
     rows_, cols_ = _busiest_window(dataset.fraction[row] > 0, zoom_px)
     with rasterio.open(info["mask"]) as src:
@@ -94,7 +94,10 @@ def plot_label_transfers(dataset: RoadDataset, row: int = 0, zoom_px: int = 40) 
         int(rows_.start * scale) : int(rows_.stop * scale),
         int(cols_.start * scale) : int(cols_.stop * scale),
     ]
-    panels = [("Sentinel-2 (10 m, RGB)", stretch(rgb)), ("road fraction", dataset.fraction[row])]
+    panels = [
+        ("Sentinel-2 (10 m, RGB)", true_colour(dataset.images[row], dataset.bands)),
+        ("road fraction", dataset.fraction[row]),
+    ]
     panels += [(TRANSFER_TITLES[t], dataset.labels[t][row]) for t in transfers]
     fig, axes = plt.subplots(2, len(panels), figsize=(3.1 * len(panels), 6.4))
     for col, (title, image) in enumerate(panels):
@@ -217,45 +220,15 @@ def plot_scene_prediction(
     return fig
 
 
-def _web_mercator(path: str | os.PathLike[str], bands: Sequence[int]) -> tuple[np.ndarray, tuple]:
-    """Bands of a GeoTIFF warped to Web Mercator (NaN where no data) and the (south, west),
-    (north, east) corners of the warped grid: an image overlay on a web map is axis-aligned in
-    Web Mercator, so a UTM raster drawn there unwarped would be slightly rotated and stretched."""
-    with rasterio.open(path) as src:
-        transform, width, height = calculate_default_transform(
-            src.crs, WEB_MERCATOR, src.width, src.height, *src.bounds
-        )
-        out = np.full((len(bands), height, width), np.nan, np.float32)
-        for i, band in enumerate(bands):
-            reproject(
-                src.read(band).astype(np.float32), out[i],
-                src_transform=src.transform, src_crs=src.crs, src_nodata=src.nodata,
-                dst_transform=transform, dst_crs=WEB_MERCATOR, dst_nodata=np.nan,
-                resampling=Resampling.bilinear,
-            )  # fmt: skip
-    west, south, east, north = transform_bounds(
-        WEB_MERCATOR, "EPSG:4326", *array_bounds(height, width, transform)
-    )
-    return out, ((south, west), (north, east))
-
-
-def _overlay(rgba: np.ndarray, corners: tuple, name: str):  # noqa: ANN202 - ipyleaflet layer
-    import ipyleaflet
-
-    buffer = io.BytesIO()
-    plt.imsave(buffer, np.clip(rgba, 0, 1), format="png")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return ipyleaflet.ImageOverlay(url=url, bounds=corners, name=name)
-
-
 def leaflet_roads(  # noqa: ANN201 - a leafmap.Map, imported lazily
     scene: str | os.PathLike[str],
     probability: str | os.PathLike[str],
     roads: str | os.PathLike[str],
-    rgb_bands: Sequence[int] = (4, 3, 2),
+    scene_bands: Sequence[str] = L2A_12,
 ):
     """An interactive map (leafmap) of a whole-scene prediction: the scene (RGB), the road
-    probability GeoTIFF written by ``roads predict`` and the vectorised road lines.
+    probability GeoTIFF written by ``roads predict`` and the vectorised road lines
+    (``scene_bands``: the scene's bands, Sentinel-2 L2A's twelve by default).
 
     The two rasters are drawn as image overlays (warped to Web Mercator, PNG in the page) rather
     than with ``leafmap``'s ``add_raster``: that one needs ``localtileserver``, a tile server
@@ -264,17 +237,15 @@ def leaflet_roads(  # noqa: ANN201 - a leafmap.Map, imported lazily
     """
     import leafmap
 
-    scene_rgb, corners = _web_mercator(scene, rgb_bands)
-    valid = np.isfinite(scene_rgb).all(0).astype(np.float32)
-    rgba = np.dstack([np.nan_to_num(stretch(scene_rgb)), valid])
-    values, prob_corners = _web_mercator(probability, [1])
+    scene_layer = true_colour_overlay(scene, scene_bands, "Sentinel-2 scene (RGB)")
+    values, prob_corners = warp_to_web_mercator(probability, [1])
     colours = plt.get_cmap(PROBABILITY_CMAP)(np.nan_to_num(values[0]))
     # Faint where roads are unlikely (the scene shows through), opaque where they are likely.
     colours[..., 3] = np.where(np.isfinite(values[0]), 0.3 + 0.6 * np.nan_to_num(values[0]), 0)
-    (south, west), (north, east) = corners
+    (south, west), (north, east) = scene_layer.bounds
     m = leafmap.Map(center=((south + north) / 2, (west + east) / 2), zoom=14)
-    m.add_layer(_overlay(rgba, corners, "Sentinel-2 scene (RGB)"))
-    m.add_layer(_overlay(colours, prob_corners, "road probability"))
+    m.add_layer(scene_layer)
+    m.add_layer(image_overlay(colours, prob_corners, "road probability"))
     m.add_gdf(
         gpd.read_file(roads), layer_name="predicted roads", style={"color": "#00ffff", "weight": 2}
     )
