@@ -35,14 +35,6 @@ STAGES: dict[str, tuple[str, ...]] = {
     "roads": ("training",),
     "serving": ("superres", "multitask", "roads"),
 }
-#: Top-level figure modules not yet moved into their stage's ``figures``, with the stage they
-#: draw (the figures' move takes these entries away, and ``display``'s exception below).
-FIGURES_OF = {
-    "plots": "world",
-    "plots_matching": "data",
-    "plots_roads": "roads",
-    "plots_superres": "superres",
-}
 #: Below every stage: the package root (``""``: its ``data_dir`` and ``__version__``), files,
 #: subprocesses, run profiles, EOTDL's folder format, results, the book's pages built from them
 #: and papermill's engine. They import none of the stages, and every module may import them.
@@ -92,17 +84,11 @@ def imported_names(path: Path, package: Path) -> Iterator[tuple[int, str]]:
                 yield node.lineno, target[1] if len(target) > 1 else ""
 
 
-def layer(name: str) -> str:
-    """The layer of top-level module ``name``: its stage, or the stage its figures draw."""
-    return FIGURES_OF.get(name, name)
-
-
 def may_import(importer: str, imported: str) -> bool:
     """Whether top-level module ``importer`` may import top-level module ``imported``."""
-    own, other = layer(importer), layer(imported)
-    if importer in TOP or other in BASE or other == own:
+    if importer in TOP or imported in BASE or imported == importer:
         return True
-    return own in STAGES and other in before(own)
+    return importer in STAGES and imported in before(importer)
 
 
 def layer_violations(package: Path) -> list[str]:
@@ -113,7 +99,7 @@ def layer_violations(package: Path) -> list[str]:
         parts = path.relative_to(package).with_suffix("").parts
         own = "" if parts == ("__init__",) else parts[0]
         where = path.relative_to(package.parent)
-        if layer(own) not in STAGES and own not in BASE | TOP:
+        if own not in STAGES and own not in BASE | TOP:
             problems.append(f"{where}: {own} has no place in the layers")
             continue
         problems += [
@@ -129,7 +115,7 @@ def test_no_module_imports_a_later_stage() -> None:
 
 
 def test_every_module_the_tables_name_exists() -> None:
-    placed = set(STAGES) - {"display"} | set(FIGURES_OF) | (BASE - {""}) | TOP
+    placed = set(STAGES) | (BASE - {""}) | TOP
     missing = [
         n for n in placed if not (PACKAGE / n).is_dir() and not (PACKAGE / f"{n}.py").exists()
     ]

@@ -18,6 +18,7 @@ from eotdl_tutorials.facts.sensors import S2_BANDS
 from eotdl_tutorials.matching.rasters import ChipGrid
 from eotdl_tutorials.roads import (
     RoadNet,
+    check_transfers,
     connectivity,
     dataset_scores,
     export_road_model,
@@ -74,6 +75,14 @@ def test_nearest_resizing_loses_a_thin_road_that_the_other_transfers_keep(thin_r
     )
     assert summary.loc["nearest", "road_share_percent"] == 0
     assert summary.loc["vector_width", "pieces_per_chip"] == 1
+
+
+def test_transfer_names_are_checked_against_the_transfers_built():
+    check_transfers(["area_fraction", "vector_width"])
+    with pytest.raises(ValueError, match="choose one or more of area_fraction"):
+        check_transfers(["area_fraction", "bilinear"])
+    with pytest.raises(ValueError, match="choose"):
+        check_transfers([])
 
 
 def test_vector_labels_need_widths(thin_road):

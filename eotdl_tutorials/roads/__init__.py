@@ -72,6 +72,7 @@ from eotdl_tutorials.roads.train import (
 from eotdl_tutorials.roads.transfer import (
     DEFAULT_FRACTION_THRESHOLD,
     TRANSFERS,
+    check_transfers,
     fraction_labels,
     nearest_labels,
     road_fraction,
@@ -99,6 +100,7 @@ __all__ = [
     "ROAD_TIME_BUFFER_DAYS",
     "S2_10_20M_BANDS",
     "TRANSFERS",
+    "check_transfers",
     "IndexThreshold",
     "RoadDataModule",
     "RoadClassLogits",

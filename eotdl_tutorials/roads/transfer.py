@@ -13,6 +13,8 @@ Roads are 5 to 20 m wide, so at 10 m they are one or two pixels, and how a 1 m l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -30,6 +32,15 @@ from eotdl_tutorials.matching.rasters import ChipGrid
 TRANSFERS = ("area_fraction", "vector_width", "nearest")
 #: Default share of a 10 m pixel that must be road for ``area_fraction`` to call it road.
 DEFAULT_FRACTION_THRESHOLD = 0.25
+
+
+def check_transfers(names: Sequence[str]) -> None:
+    """Raise a ``ValueError`` naming the choices when a name in ``names`` is not a transfer."""
+    unknown = [name for name in names if name not in TRANSFERS]
+    if unknown or not names:
+        raise ValueError(
+            f"label transfers {list(names)}: choose one or more of {', '.join(TRANSFERS)}"
+        )
 
 
 def road_fraction(mask_path: str, grid: ChipGrid) -> np.ndarray:
