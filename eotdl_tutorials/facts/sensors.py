@@ -87,6 +87,8 @@ HR_BANDS: tuple[Band, ...] = (
     Band("blue", "blue", 490, 60, 1),
     Band("nir", "nir", 842, 100, 1),
 )
+#: Their common names, the order of the bands in the tiles and the chip store.
+HR_BAND_NAMES = tuple(b.common_name for b in HR_BANDS)
 HR_TILE_PX = 384
 HR_SCALE = 1e-4
 #: The common names of a true-colour composite, in display order.

@@ -22,7 +22,7 @@ import rasterio
 import shapely
 from tqdm.auto import tqdm
 
-from eotdl_tutorials.facts.sensors import HR_BANDS, HR_SCALE
+from eotdl_tutorials.facts.sensors import HR_BAND_NAMES, HR_SCALE
 from eotdl_tutorials.files import atomic_path, write_json
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.publish import (
@@ -149,7 +149,7 @@ def build_landcover_set(
         dn, codes = _read_tile(Path(row.image), Path(row.label), size, len(classes))
         images.append(dn)
         masks.append(codes + 1)  # SCANEO: 0 = no label, legend class i -> i + 1
-    bands = tuple(b.common_name for b in HR_BANDS)
+    bands = HR_BAND_NAMES
     return LandCoverSet(np.stack(images), np.stack(masks), files, classes, bands, HR_SCALE)
 
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from eotdl_tutorials.display import true_colour
-from eotdl_tutorials.facts.sensors import HR_BANDS
+from eotdl_tutorials.facts.sensors import HR_BAND_NAMES
 from eotdl_tutorials.labels.scaneo import PALETTE
 from eotdl_tutorials.multitask.dataset import LandCoverSet
 from eotdl_tutorials.multitask.evaluation import predict
@@ -36,7 +36,7 @@ def plot_labels_over_image(
     classes: Sequence[str],
     colors: Sequence[str] | None = None,
     alpha: float = 0.5,
-    bands: Sequence[str] = tuple(b.common_name for b in HR_BANDS),
+    bands: Sequence[str] = HR_BAND_NAMES,
 ) -> Figure:
     """The image (digital numbers of ``bands``, the 1 m tiles' by default), then each mask
     (0 = no label, class ``i`` -> ``i + 1``) over it."""

@@ -8,14 +8,14 @@ from collections.abc import Mapping, Sequence
 import geopandas as gpd
 
 from eotdl_tutorials.display import true_colour_overlay
-from eotdl_tutorials.facts.sensors import HR_BANDS
+from eotdl_tutorials.facts.sensors import HR_BAND_NAMES
 
 
 def proposals_map(  # noqa: ANN201 - a leafmap.Map, imported lazily
     image: str | os.PathLike[str],
     proposals: gpd.GeoDataFrame,
     colors: Mapping[str, str],
-    bands: Sequence[str] = tuple(b.common_name for b in HR_BANDS),
+    bands: Sequence[str] = HR_BAND_NAMES,
 ):
     """A leafmap map of the image (its true colour, warped to Web Mercator; ``bands``: the
     image's bands, the 1 m tiles' by default) and the proposals, one layer per label in its

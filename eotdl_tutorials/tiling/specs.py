@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eotdl_tutorials.facts.sensors import (
-    HR_BANDS,
+    HR_BAND_NAMES,
     HR_SCALE,
     S1_POLARIZATIONS,
     S2_BANDS,
@@ -46,9 +46,7 @@ class SensorSpec:
 
 
 SENSORS: dict[str, SensorSpec] = {
-    "hr": SensorSpec(
-        "hr", tuple(b.common_name for b in HR_BANDS), "uint16", 1.0, HR_SCALE, 0.0, 0, "reflectance"
-    ),
+    "hr": SensorSpec("hr", HR_BAND_NAMES, "uint16", 1.0, HR_SCALE, 0.0, 0, "reflectance"),
     "s2": SensorSpec(
         "s2",
         tuple(b.common_name for b in S2_BANDS),

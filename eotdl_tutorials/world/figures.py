@@ -28,7 +28,7 @@ from eotdl_tutorials.facts.classes import (
     RIVER,
     WATER,
 )
-from eotdl_tutorials.facts.sensors import HR_BANDS, RGB, S2_BANDS, SCL_CLASSES
+from eotdl_tutorials.facts.sensors import HR_BAND_NAMES, RGB, S2_BANDS, SCL_CLASSES
 from eotdl_tutorials.facts.spectra import SPECTRA
 from eotdl_tutorials.world import World
 
@@ -173,7 +173,7 @@ def plot_three_sensors(world: World, tile_id: str) -> Figure:
     with rasterio.open(tile["assets"]["landcover"]["href"]) as src:
         classes = src.read(1)
     fig, axes = plt.subplots(1, 5, figsize=(20, 4.4))
-    axes[0].imshow(true_colour(hr, [b.common_name for b in HR_BANDS]))
+    axes[0].imshow(true_colour(hr, HR_BAND_NAMES))
     axes[0].set_title(f"1 m tile, {day}")
     axes[1].imshow(classes, cmap=CLASS_COLOURS, vmin=0, vmax=len(CLASSES) - 1, interpolation="none")
     axes[1].set_title("land-cover label (1 m)")

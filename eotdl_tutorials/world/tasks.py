@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from eotdl_tutorials.facts.classes import CLASSES, SCENE_CLASSES, scene_label
-from eotdl_tutorials.facts.sensors import HR_BANDS, RGB, S2_BANDS
+from eotdl_tutorials.facts.sensors import HR_BAND_NAMES, RGB, S2_BANDS
 from eotdl_tutorials.files import write_json
 from eotdl_tutorials.world import catalog
 from eotdl_tutorials.world.cog import write_cog
@@ -119,7 +119,7 @@ def _hr_task(root: str, task: dict) -> dict:
     day = date.fromisoformat(task["date"])
     dn, classes = render_hr_tile(land, grid, day, task["seed"], task["semiarid"])
     tif = folder / f"{task['id']}_TOA.tif"
-    write_cog(tif, dn, grid, 0, tuple(b.name for b in HR_BANDS))
+    write_cog(tif, dn, grid, 0, HR_BAND_NAMES)
     label = Path(root) / "labels" / "landcover" / f"{task['id']}.tif"
     write_cog(label, classes, grid, None, ("landcover",))
     item = catalog.hr_item(
