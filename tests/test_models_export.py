@@ -15,26 +15,24 @@ from rasterio.transform import from_origin
 
 from eotdl_tutorials.data import BandStats
 from eotdl_tutorials.models import (
-    Builder,
     ModelCard,
-    SensorEncoder,
     band_name,
-    embed_geotiff,
-    encoder_card,
-    export_model,
-    export_onnx,
-    load_encoder,
-    load_model,
-    load_network,
     match_bands,
-    mlm_item,
     onnx_session,
     read_card,
-    save_encoder,
     scaneo_rgb,
-    write_item,
 )
-from eotdl_tutorials.models.geotiff import EUROSAT_13, L2A_12
+from eotdl_tutorials.models.bands import EUROSAT_13, L2A_12
+from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.models.encoder_io import (
+    embed_geotiff,
+    encoder_card,
+    load_encoder,
+    save_encoder,
+)
+from eotdl_tutorials.models.export import Builder, export_model, load_model, load_network
+from eotdl_tutorials.models.mlm import mlm_item, write_item
+from eotdl_tutorials.models.onnx_export import export_onnx
 
 TINY = "test_resnet"
 S2_STATS = BandStats(L2A_12, tuple(np.linspace(0.05, 0.3, 12)), tuple(np.linspace(0.02, 0.1, 12)))

@@ -21,8 +21,9 @@ from rasterio.transform import from_origin
 from tiny_models import CLASSES, export_all
 
 from eotdl_tutorials.data import resize_to
-from eotdl_tutorials.models import load_model, read_card, scaneo_rgb
+from eotdl_tutorials.models import read_card, scaneo_rgb
 from eotdl_tutorials.models.bands import L2A_12
+from eotdl_tutorials.models.export import load_model
 from eotdl_tutorials.serving import (
     InferenceServer,
     ModelLoadError,

@@ -45,8 +45,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.data import ChipAugment, ChipDataset, ChipStore, make_loader, resize_to
-from eotdl_tutorials.models import SensorEncoder, adamw, check_bands
-from eotdl_tutorials.models.base import warmup_cosine
+from eotdl_tutorials.models.base import adamw, warmup_cosine
+from eotdl_tutorials.models.encoder import SensorEncoder, check_bands
 from eotdl_tutorials.training.settings import TrainingSettings, settings
 from eotdl_tutorials.training.trainer import resolve_accelerator, seed
 
