@@ -23,7 +23,7 @@ from eotdl_tutorials.data import (
 )
 from eotdl_tutorials.data.synthetic import S2_BANDS
 from eotdl_tutorials.matching import match
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training import evaluate_label_ratios
 
 COLS = 4  # write_synthetic_store lays 16 footprints on a 4 x 4 grid from (5.5 E, 45 N)

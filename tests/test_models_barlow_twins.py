@@ -8,14 +8,14 @@ from torch import nn
 
 from eotdl_tutorials.data import BandStats, ChipDataModule, write_synthetic_store
 from eotdl_tutorials.facts.classes import SCENE_CLASSES
-from eotdl_tutorials.models import (
+from eotdl_tutorials.models.barlow_twins import (
     PAPER_LAMBDA,
     BarlowTwinsTask,
-    ClassifierTask,
     Projector,
-    SensorEncoder,
     barlow_twins_loss,
 )
+from eotdl_tutorials.models.classifier import ClassifierTask
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training import fit, seed
 
 #: timm's tiny test ResNet: the same code paths as resnet18 at a fraction of the cost.

@@ -12,29 +12,35 @@ import rasterio
 import torch
 from onnx.reference import ReferenceEvaluator
 from rasterio.transform import from_origin
+from torch import nn
 
 from eotdl_tutorials.data import BandStats
 from eotdl_tutorials.models import (
-    Builder,
     ModelCard,
-    SensorEncoder,
     band_name,
-    embed_geotiff,
-    encoder_card,
-    export_model,
-    export_onnx,
-    load_encoder,
-    load_model,
-    load_network,
     match_bands,
-    mlm_item,
     onnx_session,
     read_card,
-    save_encoder,
     scaneo_rgb,
-    write_item,
 )
-from eotdl_tutorials.models.geotiff import EUROSAT_13, L2A_12
+from eotdl_tutorials.models.bands import EUROSAT_13, L2A_12
+from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.models.encoder_io import (
+    embed_geotiff,
+    encoder_card,
+    load_encoder,
+    save_encoder,
+)
+from eotdl_tutorials.models.export import (
+    Builder,
+    Normalised,
+    export_model,
+    load_model,
+    load_network,
+)
+from eotdl_tutorials.models.mlm import mlm_item, write_item
+from eotdl_tutorials.models.normalise import BandNormalised
+from eotdl_tutorials.models.onnx_export import export_onnx
 
 TINY = "test_resnet"
 S2_STATS = BandStats(L2A_12, tuple(np.linspace(0.05, 0.3, 12)), tuple(np.linspace(0.02, 0.1, 12)))
@@ -323,3 +329,18 @@ def test_scaneo_rgb_is_what_scaneo_sends():
     assert s2.dtype == np.uint8 and s2[:, 0, 0].tolist() == [255, 255, 127]
     sat = scaneo_rgb(raw, "SATRGB")  # 0-based bands 1, 2, 3
     np.testing.assert_allclose(sat[:, 0, 0], [0.5, 1.0, 1.0])
+
+
+def test_one_normalisation_layer_keeps_its_buffers_and_operations():
+    """Every model normalises through BandNormalised: (x - mean) / std in float32, its buffers
+    saved as "mean"/"std" at the top of the state dict (exported folders load by these keys)."""
+    layer = BandNormalised([0.1, 0.2], [0.5, 0.25])
+    x = torch.rand(2, 2, 4, 4)
+    mean, std = torch.tensor([[[[0.1]], [[0.2]]]]), torch.tensor([[[[0.5]], [[0.25]]]])
+    assert torch.equal(layer.normalise(x), (x - mean) / std)
+    encoder = SensorEncoder("s2", S2_STATS, arch=TINY, input_size=16)
+    assert {"mean", "std"} <= set(encoder.state_dict()) and encoder.mean.dtype == torch.float32
+    identity = ModelCard("none", "embedding", TINY, L2A_12, 16)  # normalisation "none"
+    assert set(dict(Normalised(nn.Identity(), identity).named_buffers())) == {"mean", "std"}
+    y = torch.rand(1, 12, 8, 8)
+    assert torch.equal(Normalised(nn.Identity(), identity)(y), y)

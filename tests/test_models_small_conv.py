@@ -7,7 +7,7 @@ import timm
 import torch
 from torch import nn
 
-from eotdl_tutorials.models import SmallInputConv2d, speed_up_small_convolutions
+from eotdl_tutorials.models.small_conv import SmallInputConv2d, speed_up_small_convolutions
 from eotdl_tutorials.training.benchmark import (
     ENCODER_VARIANTS,
     bench_encoder_step,

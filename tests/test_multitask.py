@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from eotdl_tutorials.models import load_model, onnx_session, read_card
+from eotdl_tutorials.models import onnx_session, read_card
+from eotdl_tutorials.models.export import load_model
 from eotdl_tutorials.multitask import (
     LandCoverNet,
     LandCoverSet,
@@ -133,7 +134,7 @@ def test_ensure_exported_models_names_an_unknown_model(tmp_path: Path) -> None:
 
 def test_init_from_encoder_copies_the_backbone(landcover: LandCoverSet) -> None:
     from eotdl_tutorials.data import BandStats
-    from eotdl_tutorials.models import SensorEncoder
+    from eotdl_tutorials.models.encoder import SensorEncoder
 
     stats = BandStats(landcover.bands, [0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5])
     encoder = SensorEncoder("hr", stats, arch="resnet18")

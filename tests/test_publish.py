@@ -23,8 +23,8 @@ from eotdl_tutorials import data_dir
 from eotdl_tutorials.data import BandStats, ChipStore
 from eotdl_tutorials.data.sample import ensure_chip_store
 from eotdl_tutorials.labels import read_scaneo_export, write_label_catalog, write_scaneo_export
-from eotdl_tutorials.models import SensorEncoder
-from eotdl_tutorials.models.geotiff import L2A_12
+from eotdl_tutorials.models.bands import L2A_12
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.multitask import (
     ensure_landcover_set,
     export_landcover_model,

@@ -397,8 +397,8 @@ def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):
 
 def test_the_unet_can_start_from_a_use_case_a_encoder(tmp_path: Path):
     from eotdl_tutorials.data import BandStats
-    from eotdl_tutorials.models import SensorEncoder
-    from eotdl_tutorials.models.export import save_encoder
+    from eotdl_tutorials.models.encoder import SensorEncoder
+    from eotdl_tutorials.models.encoder_io import save_encoder
     from eotdl_tutorials.roads import init_from_encoder
 
     torch.manual_seed(1)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,8 +24,9 @@ from rasterio.transform import from_origin
 from tiny_models import CLASSES, export_all
 
 from eotdl_tutorials.data import resize_to
-from eotdl_tutorials.models import load_model, read_card, scaneo_rgb
+from eotdl_tutorials.models import read_card, scaneo_rgb
 from eotdl_tutorials.models.bands import L2A_12
+from eotdl_tutorials.models.export import load_model
 from eotdl_tutorials.serving import (
     InferenceServer,
     ModelLoadError,
@@ -36,10 +40,16 @@ from eotdl_tutorials.serving import (
     vectorise_as_scaneo,
 )
 from eotdl_tutorials.serving.bench import bench_api
+from eotdl_tutorials.serving.predict import resize_image
 from eotdl_tutorials.stac.server import PortInUseError
 
 MAX_UPLOAD_MB = 16
 CRS = "EPSG:32631"
+#: What serving ONNX models must not import (PyTorch and the training stack, plotting).
+NOT_SERVING = (
+    "torch", "lightning", "baal", "timm", "segmentation_models_pytorch", "torchmetrics",
+    "matplotlib",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +299,46 @@ def test_bench_api_reports_the_figures_it_measured(models_dir):
     assert result["requests"] > 0 and result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
     ratio = result["p50_ms"] / result["bare_p50_ms"]
     assert result["overhead_p50"] + 1 == pytest.approx(ratio, rel=0.05)
+
+
+def test_resize_image_is_training_evaluations_resize():
+    """The server resizes a classification upload in NumPy as training evaluation does in
+    PyTorch (shrinking, enlarging, one axis each way), within float32 rounding."""
+    values = np.random.default_rng(0).random((3, 48, 40), np.float32)
+    for size in (32, 64, 48, 20):
+        expected = resize_to(torch.from_numpy(values)[None], size)[0].numpy()
+        np.testing.assert_allclose(resize_image(values, size), expected, atol=1e-5)
+    square = values[:, :40]
+    assert resize_image(square, 40) is square  # the model's size already: untouched
+
+
+def _not_serving(modules):
+    return sorted({name for name in modules if name.split(".")[0] in NOT_SERVING})
+
+
+def test_importing_the_app_loads_no_torch_nor_matplotlib():
+    code = "import sys, eotdl_tutorials.serving, eotdl_tutorials.serving.app; print(*sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    modules = done.stdout.split()
+    assert "onnxruntime" in modules and "fastapi" in modules
+    assert _not_serving(modules) == []
+
+
+def test_the_server_process_loads_no_torch_nor_matplotlib(models_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # the child lists every module it imports
+    path, _ = l2a_scene(tmp_path / "scene.tif", 40, 40)
+    with InferenceServer(models_dir, process=True) as server:
+        classify_as_scaneo(
+            f"{server.url}/models/rgb-cls/classification", scaneo_payload(path, "S2RGB")
+        )
+        segment_as_scaneo(f"{server.url}/models/l2a-multi/segmentation", scaneo_payload(path))
+        output = server.server_output()
+    modules = [
+        line.split("|")[-1].strip()
+        for line in output.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert "eotdl_tutorials.serving.app" in modules and "onnxruntime" in modules
+    assert _not_serving(modules) == []

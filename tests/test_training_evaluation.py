@@ -19,7 +19,8 @@ from eotdl_tutorials.data import (
     ensure_chip_store,
     write_synthetic_store,
 )
-from eotdl_tutorials.models import SensorEncoder, load_encoder
+from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.models.encoder_io import load_encoder
 from eotdl_tutorials.training import (
     METHODS,
     TrainedBudget,

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from eotdl_tutorials.data import ChipDataModule, write_synthetic_store
 from eotdl_tutorials.facts.classes import SCENE_CLASSES
-from eotdl_tutorials.models import ClassifierTask
+from eotdl_tutorials.models.classifier import ClassifierTask
 from eotdl_tutorials.training import (
     TimeBudget,
     default_precision,

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eotdl_tutorials.models import Builder, ExportedModel, ModelCard, export_model, z_score
-from eotdl_tutorials.models.bands import L2A_12, RGB
+from eotdl_tutorials.facts.sensors import RGB
+from eotdl_tutorials.models import ModelCard, z_score
+from eotdl_tutorials.models.bands import L2A_12
+from eotdl_tutorials.models.export import Builder, ExportedModel, export_model
 
 #: Class names in label order (as part 1's spai.json lists them).
 CLASSES = ("water", "forest", "urban")

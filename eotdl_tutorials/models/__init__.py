@@ -1,4 +1,19 @@
-"""Encoders, Barlow Twins, a classifier; model export (weights, ONNX, card, STAC MLM Item)."""
+"""Models: what an exported model folder says and how a GeoTIFF becomes its input, without
+PyTorch (re-exported here: what the inference server reads); the networks, their training and
+export are PyTorch modules imported from their own files.
+
+- here: :mod:`~eotdl_tutorials.models.card` (the model card), :mod:`~eotdl_tutorials.models.bands`
+  (band matching, SCANEO's RGB preprocessing), :mod:`~eotdl_tutorials.models.folder` (the folder
+  format, its ONNX Runtime session), :mod:`~eotdl_tutorials.models.geotiff` (a GeoTIFF as input);
+- PyTorch: :mod:`~eotdl_tutorials.models.normalise` (the input normalisation layer),
+  :mod:`~eotdl_tutorials.models.encoder`, :mod:`~eotdl_tutorials.models.small_conv`,
+  :mod:`~eotdl_tutorials.models.base`, :mod:`~eotdl_tutorials.models.barlow_twins`,
+  :mod:`~eotdl_tutorials.models.classifier`; :mod:`~eotdl_tutorials.models.export` (a network
+  as a folder and back), :mod:`~eotdl_tutorials.models.onnx_export`,
+  :mod:`~eotdl_tutorials.models.encoder_io` (encoders as folders, embedding a GeoTIFF);
+- the folder's STAC Item (:mod:`~eotdl_tutorials.models.mlm`) and its EOTDL README and catalog
+  (:mod:`~eotdl_tutorials.models.publishing`).
+"""
 
 from eotdl_tutorials.models.bands import (
     PREPROCESSING,
@@ -8,88 +23,24 @@ from eotdl_tutorials.models.bands import (
     rgb_values,
     scaneo_rgb,
 )
-from eotdl_tutorials.models.barlow_twins import (
-    PAPER_LAMBDA,
-    PAPER_PROJECTOR,
-    BarlowTwinsTask,
-    Projector,
-    barlow_twins_loss,
-    cross_correlation,
-)
-from eotdl_tutorials.models.base import adamw
 from eotdl_tutorials.models.card import NO_LABEL, TASKS, ModelCard, z_score
-from eotdl_tutorials.models.classifier import ClassifierTask
-from eotdl_tutorials.models.encoder import SENSORS, SensorEncoder, check_bands, make_backbone
-from eotdl_tutorials.models.export import (
-    CONFIG_NAME,
-    ONNX_TOLERANCE,
-    Builder,
-    ExportedModel,
-    Normalised,
-    check_onnx,
-    encoder_card,
-    export_model,
-    export_onnx,
-    load_encoder,
-    load_model,
-    load_network,
-    mlm_item,
-    onnx_session,
-    publish_model_folder,
-    read_card,
-    read_encoder_config,
-    read_model_record,
-    save_encoder,
-    write_item,
-)
-from eotdl_tutorials.models.geotiff import embed_geotiff, read_model_input
-from eotdl_tutorials.models.small_conv import SmallInputConv2d, speed_up_small_convolutions
+from eotdl_tutorials.models.folder import CONFIG_NAME, onnx_session, read_card, read_model_record
+from eotdl_tutorials.models.geotiff import read_model_input
 
 __all__ = [
     "CONFIG_NAME",
     "NO_LABEL",
-    "ONNX_TOLERANCE",
-    "PAPER_LAMBDA",
-    "PAPER_PROJECTOR",
     "PREPROCESSING",
-    "SENSORS",
     "TASKS",
-    "BarlowTwinsTask",
-    "Builder",
-    "ClassifierTask",
-    "ExportedModel",
     "ModelCard",
-    "Normalised",
-    "Projector",
-    "SensorEncoder",
-    "SmallInputConv2d",
-    "adamw",
     "band_mapping",
     "band_name",
-    "barlow_twins_loss",
-    "check_bands",
-    "check_onnx",
-    "cross_correlation",
-    "embed_geotiff",
-    "encoder_card",
-    "export_model",
-    "export_onnx",
-    "load_encoder",
-    "load_model",
-    "load_network",
-    "make_backbone",
     "match_bands",
-    "mlm_item",
     "onnx_session",
     "read_card",
-    "read_encoder_config",
     "read_model_input",
     "read_model_record",
     "rgb_values",
-    "save_encoder",
-    "publish_model_folder",
     "scaneo_rgb",
-    "write_item",
     "z_score",
-    "speed_up_small_convolutions",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eotdl_tutorials.facts.sensors import HR_BANDS, RGB, S1_POLARIZATIONS, S2_BANDS
+from eotdl_tutorials.facts.sensors import HR_BANDS, S1_POLARIZATIONS, S2_BANDS
 
 _S2_NAME_TO_COMMON = {band.name: band.common_name for band in S2_BANDS} | {"B10": "cirrus"}
 _COMMON_NAMES = (

@@ -1,7 +1,8 @@
 """A per-sensor image encoder: per-band z-score normalisation followed by a timm backbone.
 
-The normalisation statistics are buffers of the module, so they travel with its state dict: the
-encoder takes physical values (reflectance, dB) and returns one embedding per chip.
+The normalisation statistics are buffers of the module
+(:class:`~eotdl_tutorials.models.normalise.BandNormalised`), so they travel with its state dict:
+the encoder takes physical values (reflectance, dB) and returns one embedding per chip.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from eotdl_tutorials.data import BandStats
+from eotdl_tutorials.models.normalise import BandNormalised
 from eotdl_tutorials.models.small_conv import speed_up_small_convolutions
 
 SENSORS = ("hr", "s2", "s1")
@@ -35,7 +37,7 @@ def make_backbone(arch: str, in_chans: int, pretrained: bool = False) -> nn.Modu
         raise
 
 
-class SensorEncoder(nn.Module):
+class SensorEncoder(BandNormalised):
     """Normalise physical values band by band, then embed with a timm backbone.
 
     Args:
@@ -54,19 +56,15 @@ class SensorEncoder(nn.Module):
         input_size: int = 32,
         pretrained: bool = False,
     ) -> None:
-        super().__init__()
         if sensor not in SENSORS:
             raise ValueError(f"unknown sensor {sensor!r}: use one of {', '.join(SENSORS)}")
+        super().__init__(stats.mean, stats.std)
         self.sensor = sensor
         self.bands: tuple[str, ...] = tuple(stats.bands)
         #: The normalisation statistics (the ``mean``/``std`` buffers hold them as float32).
         self.stats = stats
         self.arch = arch
         self.input_size = input_size
-        self.register_buffer(
-            "mean", torch.tensor(stats.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer("std", torch.tensor(stats.std, dtype=torch.float32).view(1, -1, 1, 1))
         # Channels-last weights and inputs: oneDNN's fastest convolutions on a CPU (ResNet-18's
         # training step at 24 px: 253.5 -> 217.5 ms on 2 cores, `eotdl-tutorials bench
         # encoder`), and CUDA's with bf16.
@@ -85,7 +83,7 @@ class SensorEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         self.check_input(images)
-        normalised = (images - self.mean) / self.std
+        normalised = self.normalise(images)
         return self.backbone(normalised.contiguous(memory_format=torch.channels_last))
 
     def config(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Read a GeoTIFF as the input of an exported model, and embed one with a saved encoder.
+"""Read a GeoTIFF as the input of an exported model (the values its card says it takes).
 
 The file's bands are mapped to the model's (:func:`~eotdl_tutorials.models.bands.match_bands`),
 or, for a model expecting SCANEO's RGB preprocessing, read as SCANEO sends them
@@ -13,32 +13,11 @@ training data (the card's ``dn_scale``/``dn_offset``, e.g. L2A since processing 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import rasterio
-import torch
 
-from eotdl_tutorials.models.bands import (
-    EUROSAT_13,
-    L2A_12,
-    LAYOUTS_BY_COUNT,
-    band_name,
-    match_bands,
-    rgb_values,
-)
+from eotdl_tutorials.models.bands import LAYOUTS_BY_COUNT, match_bands, rgb_values
 from eotdl_tutorials.models.card import ModelCard
-from eotdl_tutorials.models.export import load_encoder, read_card
-
-__all__ = [
-    "EUROSAT_13",
-    "L2A_12",
-    "LAYOUTS_BY_COUNT",
-    "band_name",
-    "embed_geotiff",
-    "match_bands",
-    "read_model_input",
-]
 
 
 def _gain_and_shift(
@@ -86,34 +65,3 @@ def read_model_input(
     if dataset.nodata is not None:
         values = np.where(raw == dataset.nodata, card.fill_values.reshape(-1, 1, 1), values)
     return values
-
-
-def embed_geotiff(
-    path: str | os.PathLike[str],
-    model_dir: str | os.PathLike[str],
-    scale: float | None = None,
-    offset: float | None = None,
-    tile_size: int | None = None,
-) -> np.ndarray:
-    """Embed the GeoTIFF at ``path`` with the encoder saved in ``model_dir``.
-
-    Returns one embedding (D,) for the whole image, or with ``tile_size`` a grid
-    (rows, cols, D) of embeddings of non-overlapping ``tile_size`` px tiles (edges dropped).
-    Nodata pixels are set to the band means (neutral after normalisation).
-    """
-    card = read_card(model_dir)
-    encoder = load_encoder(model_dir)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"GeoTIFF {path} does not exist")
-    with rasterio.open(path) as dataset:
-        values = read_model_input(dataset, card, scale, offset, str(path))
-    images = torch.from_numpy(values)[None]
-    if tile_size is not None:
-        if min(images.shape[-2:]) < tile_size:
-            raise ValueError(f"{path} is smaller than one {tile_size} px tile")
-        tiles = images.unfold(2, tile_size, tile_size).unfold(3, tile_size, tile_size)
-        rows, cols = tiles.shape[2], tiles.shape[3]
-        images = tiles.permute(0, 2, 3, 1, 4, 5).reshape(rows * cols, -1, tile_size, tile_size)
-    with torch.no_grad():
-        embeddings = torch.cat([encoder(chunk) for chunk in images.split(64)]).numpy()
-    return embeddings.reshape(rows, cols, -1) if tile_size is not None else embeddings[0]

@@ -7,7 +7,14 @@ about 100 ms per layer and step on a 2-core AVX2 machine, against 7 ms for the s
 written as one matrix multiplication of the unfolded input: it was two thirds of a training
 step. :func:`speed_up_small_convolutions` makes such layers compute their weight gradient that
 way while training on the CPU; everything else (forward, input gradient, GPU, inference,
-export) is the plain convolution. ``eotdl-tutorials bench small-conv`` measures the gain.
+export) is the plain convolution. ``eotdl-tutorials bench encoder`` measures the gain.
+
+It works around oneDNN as bundled with torch 2.14.1 (Intel MKL-DNN v3.12.0; no upstream issue
+was found for this shape) and reaches into a torch internal to do so: the input gradient calls
+the ATen operator ``torch.ops.aten.convolution_backward`` directly, because the public
+``torch.nn.grad.conv2d_input`` inside a custom autograd Function is much slower than oneDNN's
+own backward (pytorch/pytorch#38057, open). Check both when torch is upgraded:
+``tests/test_models_small_conv.py`` checks the gradients, the benchmark the gain.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.multitask.dataset import LandCoverSet, Split
 from eotdl_tutorials.multitask.evaluation import majority_row, predict, score, table
 from eotdl_tutorials.multitask.export import export_name

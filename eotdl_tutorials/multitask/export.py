@@ -1,6 +1,6 @@
 """Export the land-cover models as model folders for the inference API (use case C, part 2).
 
-Each model goes through :func:`eotdl_tutorials.models.export_model`: state dict, ONNX checked
+Each model goes through :func:`eotdl_tutorials.models.export.export_model`: state dict, ONNX checked
 against PyTorch with ONNX Runtime, a model card (task, bands, normalisation, input size and
 multiple, classes in legend order with 0 = "no label" for segmentation, SCANEO preprocessing)
 and a STAC MLM Item. :func:`ensure_exported_models` gives the folder of a profile's models,
@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from eotdl_tutorials.models import Builder, ExportedModel, ModelCard, export_model, z_score
-from eotdl_tutorials.models.export import CONFIG_NAME
+from eotdl_tutorials.models import CONFIG_NAME, ModelCard, z_score
+from eotdl_tutorials.models.export import Builder, ExportedModel, export_model
 from eotdl_tutorials.multitask.dataset import LandCoverSet, ensure_landcover_set, labelled_and_pool
 from eotdl_tutorials.multitask.models import CLASSIFICATION, SEGMENTATION, LandCoverNet
 from eotdl_tutorials.multitask.settings import MultitaskSettings, multitask_settings
@@ -135,8 +135,8 @@ def ensure_exported_models(
     names: Iterable[str] | None = None,
 ) -> Path:
     """The folder holding the models ``names`` of :data:`EXPORTS` (None: all) for ``profile``
-    (one sub-folder each, see :func:`eotdl_tutorials.models.load_model`). Models missing there
-    are exported from ``trained`` (by export name, e.g. notebook C2's models) or else trained
+    (one sub-folder each, see :func:`eotdl_tutorials.models.export.load_model`). Models missing
+    there are exported from ``trained`` (by export name, e.g. notebook C2's models) or else trained
     first (on the profile's land-cover set, random initial weights, the profile's settings)."""
     out = Path(out) if out is not None else exported_models_dir(profile)
     names = list(EXPORTS if names is None else names)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from eotdl_tutorials.models.bands import RGB, scaneo_rgb
+from eotdl_tutorials.facts.sensors import RGB
+from eotdl_tutorials.models.bands import scaneo_rgb
 from eotdl_tutorials.multitask.dataset import LandCoverSet
 
 PREPROCESSING = ("none", "SATRGB")

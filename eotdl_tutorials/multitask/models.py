@@ -7,9 +7,10 @@ One :class:`LandCoverNet` covers the three models of use case C by its ``tasks``
   index 0 = "no label" (never a target), class ``i`` -> ``i + 1`` (SCANEO's convention);
 - ``("classification", "segmentation")``: the multi-task model, one shared encoder, both heads.
 
-The input normalisation (per-band mean and std of the input units) is a buffer of the model, so
-the state dict and ONNX graph take the values the model card names. Dropout before each head
-makes MC dropout (BALD) possible.
+The input normalisation (per-band mean and std of the input units) is a buffer of the model
+(:class:`~eotdl_tutorials.models.normalise.BandNormalised`), so the state dict and ONNX graph
+take the values the model card names. Dropout before each head makes MC dropout (BALD)
+possible.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from segmentation_models_pytorch.encoders import get_encoder
 from torch import nn
 
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.models.normalise import BandNormalised
 
 TASKS = ("classification", "segmentation")
 CLASSIFICATION, SEGMENTATION = TASKS
@@ -37,7 +39,7 @@ def check_tasks(tasks: Sequence[str]) -> tuple[str, ...]:
     return tuple(t for t in TASKS if t in tasks)
 
 
-class LandCoverNet(nn.Module):
+class LandCoverNet(BandNormalised):
     """A timm encoder (via smp) with a classification head, a U-Net head, or both.
 
     Args:
@@ -66,12 +68,13 @@ class LandCoverNet(nn.Module):
         dropout: float = 0.2,
         tuple_output: bool = False,
     ) -> None:
-        super().__init__()
-        self.tasks = check_tasks(tasks)
+        tasks = check_tasks(tasks)
         if num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         if not len(bands) == len(mean) == len(std):
             raise ValueError(f"{len(bands)} bands but {len(mean)} means and {len(std)} stds")
+        super().__init__(mean, std)
+        self.tasks = tasks
         self.settings: dict[str, Any] = {
             "tasks": list(self.tasks),
             "bands": list(bands),
@@ -84,8 +87,6 @@ class LandCoverNet(nn.Module):
             "dropout": dropout,
             "tuple_output": tuple_output,
         }
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.encoder = get_encoder(f"tu-{arch}", in_channels=len(bands), depth=depth, weights=None)
         channels = self.encoder.out_channels
         if CLASSIFICATION in self.tasks:
@@ -109,7 +110,7 @@ class LandCoverNet(nn.Module):
                 f"the model expects (batch, {len(self.settings['bands'])}, height, width) with "
                 f"bands {', '.join(self.settings['bands'])}; got {tuple(images.shape)}"
             )
-        features = self.encoder((images - self.mean) / self.std)
+        features = self.encoder(self.normalise(images))
         out = {}
         if CLASSIFICATION in self.tasks:
             out[CLASSIFICATION] = self.classifier(features[-1])
@@ -130,7 +131,7 @@ class LandCoverNet(nn.Module):
 
 
 def init_from_encoder(model: LandCoverNet, encoder: SensorEncoder) -> int:
-    """Copy a pre-trained :class:`~eotdl_tutorials.models.SensorEncoder` (e.g. use case A's
+    """Copy a pre-trained :class:`~eotdl_tutorials.models.encoder.SensorEncoder` (e.g. use case A's
     Barlow Twins encoder of the 1 m sensor) into ``model``: its backbone weights into the
     encoder and its band statistics into the normalisation. Returns the tensors copied.
 

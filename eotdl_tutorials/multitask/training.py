@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from eotdl_tutorials.models import SensorEncoder, adamw
+from eotdl_tutorials.models.base import adamw
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.multitask.dataset import LandCoverSet
 from eotdl_tutorials.multitask.inputs import input_bands, model_inputs
 from eotdl_tutorials.multitask.models import (

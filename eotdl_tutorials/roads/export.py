@@ -1,6 +1,6 @@
 """Export a road model in the course's shared model-folder format, and load it back.
 
-The folder (:func:`eotdl_tutorials.models.export_model`) holds the network taking z-scored
+The folder (:func:`eotdl_tutorials.models.export.export_model`) holds the network taking z-scored
 reflectance, its ONNX graph, a card and a STAC MLM Item. A road model is a ``segmentation``
 model with classes ``background`` and ``road``: its output follows the shared convention
 (index 0 = no label, 1 = background, 2 = road), so use case C's inference API serves it like
@@ -20,14 +20,8 @@ from torch import nn
 
 from eotdl_tutorials.facts.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.models.card import ModelCard, z_score
-from eotdl_tutorials.models.export import (
-    Builder,
-    ExportedModel,
-    export_model,
-    load_network,
-    read_card,
-    read_model_record,
-)
+from eotdl_tutorials.models.export import Builder, ExportedModel, export_model, load_network
+from eotdl_tutorials.models.folder import read_card, read_model_record
 from eotdl_tutorials.roads.dataset import ROAD_CLASSES
 from eotdl_tutorials.roads.model import RoadNet
 

@@ -16,9 +16,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from eotdl_tutorials.models.base import WarmupCosineTask
+from eotdl_tutorials.models.normalise import BandNormalised
 
 
-class RoadNet(nn.Module):
+class RoadNet(BandNormalised):
     """Reflectance in, road logits out: no-data (NaN) filled with the band means, per-band
     z-score, a U-Net; any input size (padded to the U-Net's multiple, cropped back).
 
@@ -39,16 +40,14 @@ class RoadNet(nn.Module):
         depth: int = 4,
         decoder_channels: Sequence[int] = (128, 64, 32, 16),
     ) -> None:
-        super().__init__()
         if not (len(bands) == len(mean) == len(std)) or not bands:
             raise ValueError("bands, mean and std must be non-empty and of the same length")
         if len(decoder_channels) != depth:
             raise ValueError(f"decoder_channels needs {depth} values (one per stage)")
+        super().__init__(mean, std)
         self.bands = tuple(bands)
         self.encoder_name, self.depth = encoder, depth
         self.decoder_channels = tuple(decoder_channels)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.unet = smp.Unet(
             encoder_name=encoder,
             encoder_weights=None,
@@ -69,8 +68,7 @@ class RoadNet(nn.Module):
                 f"the road model expects (batch, {len(self.bands)}, height, width) with bands "
                 f"{', '.join(self.bands)}; got shape {tuple(images.shape)}"
             )
-        filled = torch.where(torch.isnan(images), self.mean.expand_as(images), images)
-        x = (filled - self.mean) / self.std
+        x = self.normalise(torch.where(torch.isnan(images), self.mean.expand_as(images), images))
         height, width = x.shape[-2:]
         pad_h, pad_w = (-height) % self.multiple, (-width) % self.multiple
         if pad_h or pad_w:
@@ -275,7 +273,7 @@ def init_from_encoder(model: RoadNet, encoder_dir: str | os.PathLike[str]) -> li
     """Start the U-Net's encoder from a use case A encoder (e.g. the Sentinel-2 Barlow Twins one):
     same ResNet architecture, first-convolution channels picked by band name. Returns the road
     model's bands the encoder did not read (their channels start at zero)."""
-    from eotdl_tutorials.models.export import load_encoder
+    from eotdl_tutorials.models.encoder_io import load_encoder
 
     encoder = load_encoder(encoder_dir)
     if encoder.arch != model.encoder_name:

@@ -1,7 +1,7 @@
 """Predict roads over a whole Sentinel-2 GeoTIFF: overlapping tiles, a probability GeoTIFF on the
 scene's grid and the road centre lines as GeoJSON (EPSG:4326).
 
-Bands are mapped to the model's as :func:`eotdl_tutorials.models.embed_geotiff` maps them (band
+Bands are mapped to the model's as :func:`eotdl_tutorials.models.read_model_input` maps them (band
 descriptions, else a known band count such as a 12-band L2A file). The model was trained on 10 m
 pixels in a metric (UTM) CRS; a scene in another CRS or at another pixel size is warped to the
 UTM zone of its centre at 10 m, predicted there, and the probabilities warped back onto its grid.

@@ -1,13 +1,15 @@
 """The top stage: the inference API that SCANEO calls for assisted labelling, its client and
 its benchmark.
 
-Every exported model folder (:func:`eotdl_tutorials.models.export_model`) in a directory is
-served with ONNX Runtime behind FastAPI on 127.0.0.1 (:func:`serve`, :class:`InferenceServer`);
-:mod:`~eotdl_tutorials.serving.scaneo` calls it exactly as SCANEO does.
+Every exported model folder (:func:`eotdl_tutorials.models.export.export_model`) in a directory
+is served with ONNX Runtime behind FastAPI on 127.0.0.1 (:func:`serve`, :class:`InferenceServer`);
+:mod:`~eotdl_tutorials.serving.scaneo` calls it exactly as SCANEO does. Importing this package,
+and running the server, needs no PyTorch (FastAPI, uvicorn, ONNX Runtime, rasterio, NumPy): its
+figures are in :mod:`eotdl_tutorials.serving.figures`, its benchmark in
+:mod:`eotdl_tutorials.serving.bench`.
 """
 
 from eotdl_tutorials.serving.app import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, create_app
-from eotdl_tutorials.serving.figures import proposals_map
 from eotdl_tutorials.serving.predict import BadUpload, classify, mask_geotiff, read_upload, segment
 from eotdl_tutorials.serving.registry import ModelLoadError, ServedModel, load_models
 from eotdl_tutorials.serving.scaneo import (
@@ -36,7 +38,6 @@ __all__ = [
     "load_models",
     "mask_geotiff",
     "post_image",
-    "proposals_map",
     "read_upload",
     "scaneo_payload",
     "segment",

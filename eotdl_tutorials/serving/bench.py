@@ -23,7 +23,8 @@ import torch
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-from eotdl_tutorials.models import Builder, ModelCard, export_model, onnx_session, z_score
+from eotdl_tutorials.models import ModelCard, onnx_session, z_score
+from eotdl_tutorials.models.export import Builder, export_model
 from eotdl_tutorials.serving.predict import read_upload
 from eotdl_tutorials.serving.registry import load_models
 from eotdl_tutorials.serving.server import InferenceServer

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
-import torch
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
 
-from eotdl_tutorials.data import resize_to
 from eotdl_tutorials.models import ModelCard, read_model_input
 
 #: The first bytes of a TIFF (classic and BigTIFF, both byte orders).
@@ -153,9 +151,35 @@ def segment(
 def classify(session: ort.InferenceSession, card: ModelCard, values: np.ndarray) -> list[float]:
     """Per-class scores (in output-index order) of the whole image, resized to the model's
     input size as in training evaluation; softmax, or sigmoid for a multi-label model."""
-    image = resize_to(torch.from_numpy(values)[None], card.input_size).numpy()
+    image = resize_image(values, card.input_size)[None]
     (logits,) = session.run(["classification"], {"input": card.normalise(image)})
     return [float(v) for v in card.scores(logits[0])]
+
+
+def resize_image(values: np.ndarray, size: int) -> np.ndarray:
+    """(bands, H, W) values resized to ``size`` px as training evaluation resizes a batch
+    (:func:`eotdl_tutorials.data.resize_to`: bilinear, antialiased, width then height) within
+    float32 rounding, in NumPy; unchanged if already that size."""
+    if values.shape[-2:] == (size, size):
+        return values
+    wide = np.einsum("chw,vw->chv", values, _antialiased_weights(values.shape[2], size))
+    resized = np.einsum("chv,uh->cuv", wide, _antialiased_weights(values.shape[1], size))
+    return resized.astype(np.float32)
+
+
+def _antialiased_weights(source: int, size: int) -> np.ndarray:
+    """(size, source) weights of PyTorch's antialiased bilinear resampling along one axis: a
+    triangle filter widened by the scale when shrinking, normalised over the taps it covers."""
+    scale = source / size
+    support, stretch = (scale, 1 / scale) if scale >= 1 else (1.0, 1.0)
+    weights = np.zeros((size, source))
+    for i in range(size):
+        centre = scale * (i + 0.5)
+        first, end = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), source)
+        taps = np.arange(first, end)
+        row = np.clip(1 - np.abs((taps - centre + 0.5) * stretch), 0, None)
+        weights[i, first:end] = row / row.sum() if row.sum() else row
+    return weights
 
 
 def mask_geotiff(mask: np.ndarray, crs: CRS | None, transform: Affine) -> bytes:

@@ -94,6 +94,6 @@ def load_models(models_dir: str | os.PathLike[str], threads: int = 0) -> dict[st
     if not models:
         raise ModelLoadError(
             f"{root} holds no classification, segmentation or multitask model (sub-folders with "
-            f"a {CONFIG_NAME}): export one with eotdl_tutorials.models.export_model"
+            f"a {CONFIG_NAME}): export one with eotdl_tutorials.models.export.export_model"
         )
     return models

@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +28,9 @@ from rasterio.crs import CRS
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.labels import mask_features
 from eotdl_tutorials.models import scaneo_rgb
-from eotdl_tutorials.multitask import LandCoverSet
+
+if TYPE_CHECKING:  # the multitask stage imports PyTorch: not at run time in the server
+    from eotdl_tutorials.multitask import LandCoverSet
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Export a super-resolution model through the course's model folder (state dict, ONNX, card,
-STAC MLM Item: :func:`eotdl_tutorials.models.export_model`) and load it back."""
+STAC MLM Item: :func:`eotdl_tutorials.models.export.export_model`) and load it back."""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from eotdl_tutorials.data import ChipDataModule, ChipStore, write_synthetic_store
-from eotdl_tutorials.models import ClassifierTask, adamw
+from eotdl_tutorials.models.base import adamw
+from eotdl_tutorials.models.classifier import ClassifierTask
 from eotdl_tutorials.training.trainer import (
     default_precision,
     make_trainer,
@@ -210,9 +211,9 @@ def bench_encoder_step(
     repeats: int = 3,
 ) -> dict[str, float | int | str]:
     """A CPU training step of ``arch`` at ``size`` px, as timm builds it and as
-    :class:`~eotdl_tutorials.models.SensorEncoder` runs it: first with
-    :func:`~eotdl_tutorials.models.speed_up_small_convolutions`, then also with channels-last
-    weights and inputs. Same weights, same batch, variants alternated.
+    :class:`~eotdl_tutorials.models.encoder.SensorEncoder` runs it: first with
+    :func:`~eotdl_tutorials.models.small_conv.speed_up_small_convolutions`, then also with
+    channels-last weights and inputs. Same weights, same batch, variants alternated.
 
     Keys: ``<variant>_step_ms`` for each of :data:`ENCODER_VARIANTS` (the best of ``repeats``
     means over ``steps``), ``<variant>_speedup`` (plain over that variant) and
@@ -221,7 +222,7 @@ def bench_encoder_step(
     """
     import timm
 
-    from eotdl_tutorials.models import speed_up_small_convolutions
+    from eotdl_tutorials.models.small_conv import speed_up_small_convolutions
 
     torch.manual_seed(0)
     plain = timm.create_model(arch, in_chans=bands, num_classes=0)

@@ -23,7 +23,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training.finetune import (
     crop_augment,
     new_classifier,

@@ -41,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.data import ChipDataset, ChipStore, resize_to
-from eotdl_tutorials.models import SensorEncoder
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training.budget import TrainedBudget, fit_trained_budget
 from eotdl_tutorials.training.eurosat import EOTDL_EUROSAT
 from eotdl_tutorials.training.finetune import trained_accuracy

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from eotdl_tutorials.data import ChipAugment, resize_to
-from eotdl_tutorials.models import SensorEncoder, adamw
-from eotdl_tutorials.models.base import warmup_cosine
+from eotdl_tutorials.models.base import adamw, warmup_cosine
+from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training.settings import TrainingSettings
 from eotdl_tutorials.training.trainer import resolve_accelerator, seed
 

@@ -14,14 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from eotdl_tutorials.data import ChipDataModule, ChipStore
-from eotdl_tutorials.models import (
-    CONFIG_NAME,
-    BarlowTwinsTask,
-    SensorEncoder,
-    encoder_card,
-    load_encoder,
-    save_encoder,
-)
+from eotdl_tutorials.models import CONFIG_NAME
+from eotdl_tutorials.models.barlow_twins import BarlowTwinsTask
+from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.models.encoder_io import encoder_card, load_encoder, save_encoder
 from eotdl_tutorials.profiles import check_profile, data_dir
 from eotdl_tutorials.training.budget import TimeBudget
 from eotdl_tutorials.training.settings import settings

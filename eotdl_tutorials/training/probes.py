@@ -10,7 +10,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 from eotdl_tutorials.data import ChipDataset, ChipStore, make_loader, resize_to
-from eotdl_tutorials.models import SensorEncoder, check_bands
+from eotdl_tutorials.models.encoder import SensorEncoder, check_bands
 from eotdl_tutorials.training.trainer import resolve_accelerator
 
 #: Inverse regularisation strengths tried for the probes (chosen on the validation split).
