@@ -57,14 +57,6 @@ print(json.dumps([first[0] if first else None, sorted(ours), sorted(sys.modules)
 THIRD_PARTY_IMPORTERS = {None, "torchmetrics.utilities.plot"}
 
 
-def _still_exporting_figures() -> set[str]:
-    """The stages whose ``__init__`` still re-exports their figures (training and serving lose
-    them in their own change)."""
-    stages = ("training", "serving")
-    inits = {s: ROOT / "eotdl_tutorials" / s / "__init__.py" for s in stages}
-    return {f"eotdl_tutorials.{s}" for s, init in inits.items() if "figures" in init.read_text()}
-
-
 @pytest.mark.parametrize("stage", STAGES)
 def test_importing_a_stage_imports_no_figures(stage):
     """No module of the package imports matplotlib when a stage is imported, and no figures
@@ -77,10 +69,7 @@ def test_importing_a_stage_imports_no_figures(stage):
         [sys.executable, "-c", PROBE % stage],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
-    importer, figures, modules = json.loads(result.stdout)
-    pending = _still_exporting_figures() & set(modules)
-    if (figures or importer not in THIRD_PARTY_IMPORTERS) and pending:
-        pytest.skip(f"it imports {', '.join(sorted(pending))}, which still re-exports figures")
+    importer, figures, _ = json.loads(result.stdout)
     assert importer in THIRD_PARTY_IMPORTERS, f"matplotlib imported by {importer}"
     assert figures == [], f"import eotdl_tutorials.{stage} loads {figures}"
 

@@ -53,7 +53,7 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
         "encoder",
         help="CPU training step of the encoder: timm's ResNet against the course's",
         description="Time a CPU training step of a ResNet at the ci/default view size as timm "
-        "builds it, with eotdl_tutorials.models.speed_up_small_convolutions, and also "
+        "builds it, with eotdl_tutorials.models.small_conv.speed_up_small_convolutions, and also "
         "channels-last (the course's SensorEncoder); same weights, same batch. Print the "
         "steps, their speed-up over timm's and the gradient difference.",
     )
