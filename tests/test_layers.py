@@ -36,9 +36,12 @@ STAGES: dict[str, tuple[str, ...]] = {
     "serving": ("superres", "multitask", "roads"),
 }
 #: Below every stage: the package root (``""``: its ``data_dir`` and ``__version__``), files,
-#: subprocesses, run profiles, EOTDL's folder format, results, the book's pages built from them
-#: and papermill's engine. They import none of the stages, and every module may import them.
-BASE = frozenset({"", "files", "processes", "profiles", "publish", "results", "book", "batch"})
+#: subprocesses, run profiles, EOTDL's folder format, results, the intervals comparisons are
+#: reported with, the book's pages built from them and papermill's engine. They import none of
+#: the stages, and every module may import them.
+BASE = frozenset(
+    {"", "files", "processes", "profiles", "publish", "results", "intervals", "book", "batch"}
+)
 #: Above every stage: the command line, one subcommand per stage.
 TOP = frozenset({"cli"})
 
