@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 #: prctl option: the signal a child gets when its parent thread dies.
 _PR_SET_PDEATHSIG = 1
@@ -48,6 +49,18 @@ class ChildProcess:
             return ""
         self._log.seek(0)
         return self._log.read().decode(errors="replace").strip()
+
+    def peak_memory_mib(self) -> float | None:
+        """The process's peak resident memory so far (MiB, Linux's ``VmHWM``); None elsewhere
+        or once it has exited."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate, kill if it has not exited after ``timeout_s``; close the output file."""

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from eotdl_tutorials.data import resize_to
 from eotdl_tutorials.models import read_card, scaneo_rgb
 from eotdl_tutorials.models.bands import L2A_12
 from eotdl_tutorials.models.export import load_model
+from eotdl_tutorials.processes import ChildProcess
 from eotdl_tutorials.serving import (
     InferenceServer,
     ModelLoadError,
@@ -299,6 +301,25 @@ def test_bench_api_reports_the_figures_it_measured(models_dir):
     assert result["requests"] > 0 and result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
     ratio = result["p50_ms"] / result["bare_p50_ms"]
     assert result["overhead_p50"] + 1 == pytest.approx(ratio, rel=0.05)
+    assert 0 < result["server_start_s"] <= result["server_first_answer_s"]
+    # the child server's own peak: more than an interpreter, and well under the 1.2 GiB the
+    # server reached when it still imported torch and Lightning
+    assert 30 < result["server_peak_mib"] < 1000
+
+
+def test_a_child_process_reports_its_peak_memory():
+    holds_200_mib = "import time; b = bytearray(200 * 2**20); time.sleep(60)"
+    child = ChildProcess([sys.executable, "-c", holds_200_mib])
+    try:
+        for _ in range(100):
+            peak = child.peak_memory_mib()
+            if peak is not None and peak > 200:
+                break
+            time.sleep(0.05)
+        assert 200 < peak < 400
+    finally:
+        child.stop()
+    assert child.peak_memory_mib() is None
 
 
 def test_resize_image_is_training_evaluations_resize():

@@ -4,6 +4,9 @@
 Both are measured with the same number of concurrent callers (threads) sharing one session
 configured as the server's, so ``overhead_p50`` (API p50 latency over bare p50, minus 1) is what
 HTTP, multipart, GeoTIFF decoding and encoding, band mapping, normalisation and the argmax add.
+It also times the server's start (``eotdl-tutorials serve`` launched as a child process, until
+``/health`` answers and until the first segmentation comes back) and reads its peak resident
+memory at the end (Linux), the figures the README points to.
 """
 
 from __future__ import annotations
@@ -155,10 +158,13 @@ def bench_api(
         bare_time = max(5.0, seconds / 3) if bare_seconds is None else bare_seconds
         bare_latencies, bare_errors, bare_elapsed = _concurrently(clients, bare_time, bare)
 
+        launched = time.perf_counter()
         with InferenceServer(models_dir, threads=threads, process=True) as api:
+            start_s = time.perf_counter() - launched
             url = f"{api.url}/models/{name}/segmentation"
             sessions = [requests.Session() for _ in range(clients)]
             first = sessions[0].post(url, files={"image": tiles[0]}, timeout=300)
+            first_answer_s = time.perf_counter() - launched
             with MemoryFile(first.content) as memory, memory.open() as dataset:
                 if first.status_code != 200 or (dataset.height, dataset.width) != (size, size):
                     raise RuntimeError(f"the API's first answer is wrong: {first.status_code}")
@@ -169,6 +175,7 @@ def bench_api(
                 return response.status_code == 200 and response.content[:2] in (b"II", b"MM")
 
             latencies, errors, elapsed = _concurrently(clients, seconds, api_call)
+            peak_mib = api.peak_memory_mib()
     p50, bare_p50 = _percentile_ms(latencies, 50), _percentile_ms(bare_latencies, 50)
     return {
         "model": name,
@@ -187,6 +194,9 @@ def bench_api(
         "bare_p50_ms": round(bare_p50, 3),
         "bare_mean_ms": round(statistics.fmean(bare_latencies) * 1000, 3),
         "overhead_p50": round(p50 / bare_p50 - 1, 3),
+        "server_start_s": round(start_s, 2),
+        "server_first_answer_s": round(first_answer_s, 2),
+        "server_peak_mib": None if peak_mib is None else round(peak_mib, 1),
         "cpu_count": os.cpu_count(),
         "onnxruntime_threads": threads,
     }
@@ -204,6 +214,10 @@ def format_report(result: dict[str, Any]) -> str:
         ("bare ONNX Runtime p50 ms", f"{result['bare_p50_ms']:.1f} "
          f"({result['bare_requests_per_s']:.2f} runs/s, same {result['clients']} callers)"),
         ("API overhead at p50", f"{result['overhead_p50']:.1%}"),
+        ("server start / first answer s",
+         f"{result['server_start_s']:.2f} / {result['server_first_answer_s']:.2f}"),
+        ("server peak memory MiB", "n/a" if result["server_peak_mib"] is None
+         else f"{result['server_peak_mib']:.0f}"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -142,6 +142,10 @@ class InferenceServer:
             command += ["--cors-origin", origin]
         self._child = ChildProcess(command)
 
+    def peak_memory_mib(self) -> float | None:
+        """A child server's peak resident memory so far (MiB); None for a server in a thread."""
+        return self._child.peak_memory_mib() if self._child is not None else None
+
     def server_output(self) -> str:
         """What a child server printed so far."""
         return self._child.output() if self._child is not None else ""
