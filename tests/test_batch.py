@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from queue import Empty
-from types import SimpleNamespace
 
 import pytest
 import zmq
 import zmq.asyncio
+from fake_clock import FakeClock
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import Session
 from papermill.engines import papermill_engines
@@ -26,16 +26,6 @@ from eotdl_tutorials.batch import (
     SlicedPollChannel,
     SlicedPollKernelManager,
 )
-
-
-class FakeClock:
-    """``time.monotonic`` for the engine, advanced only by the socket's waits (no real time)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 class MissedWakeUpSocket:
@@ -51,7 +41,7 @@ class MissedWakeUpSocket:
 
     async def poll(self, timeout_ms: int | None = None) -> int:
         self.polls.append(timeout_ms)
-        self.clock.now += 3600 if timeout_ms is None else timeout_ms / 1000
+        self.clock.advance(3600 if timeout_ms is None else timeout_ms / 1000)
         return zmq.POLLIN if self.clock.now >= self.arrives_at else 0
 
     async def recv_multipart(self, **_: object) -> list[bytes]:
@@ -75,7 +65,7 @@ def waited(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Wait:
     clock = FakeClock()
-    monkeypatch.setattr(batch, "time", SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(batch, "time", clock.module())
     session = Session()
     frames = session.serialize(session.msg("execute_reply", {"status": "ok"}))
     fake = MissedWakeUpSocket(frames, arrives_after, clock)
