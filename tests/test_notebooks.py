@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from invariants import violations
 from nbformat.v4 import new_code_cell, new_notebook
 from nbreference import IGNORE_TAG, cell_texts, compare, reference_path, sanitizers
 
@@ -227,6 +228,20 @@ def test_every_notebook_writes_its_results(executed: ExecutedNotebooks) -> None:
     written = {record["notebook"] for record in read_results() if record.get("profile") == "ci"}
     missing = sorted(nb.stem for nb in NOTEBOOKS if nb.stem not in written)
     assert not missing, f"no results file in {results_dir()} for {missing}: call write_results"
+
+
+def test_every_ci_results_file_keeps_its_methods_guarantees(executed: ExecutedNotebooks) -> None:
+    """Whatever a run measured, its results file holds what its methods guarantee (ranges,
+    sums, oracles above models, intervals around their estimates, counts; tests/invariants.py),
+    checked from the keys each file has."""
+    executed.all()
+    problems = [
+        f"{record['notebook']}: {problem}"
+        for record in read_results()
+        if record.get("profile") == "ci" and "notebook" in record
+        for problem in violations(record)
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def build_book(executed: ExecutedNotebooks, folder: Path) -> Path:
