@@ -25,6 +25,7 @@ from eotdl_tutorials.data import (
 from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.models.encoder_io import load_encoder
 from eotdl_tutorials.training import (
+    METHOD_TITLES,
     METHODS,
     TrainedBudget,
     directions,
@@ -130,8 +131,19 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
     assert f"Held-out test chips: {len(result.test_labels)}" in text
     embeddings, labels = result.embeddings("random")
     assert embeddings.shape == (len(labels), encoder.embed_dim)
+    figure = plot_accuracy_vs_ratio(table)
+    (ax,) = figure.axes
+    drawn = {bars.get_label(): bars.lines[0] for bars in ax.containers}
+    assert list(drawn) == [METHOD_TITLES.get(m, m) for m in METHODS]  # one line per method
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert sorted(legend) == sorted([*drawn, "EOTDL on EuroSAT (reference)"])
+    for method in METHODS:  # each line is its method's mean accuracy (%) at each ratio
+        rows = table[table["method"] == method]
+        line = drawn[METHOD_TITLES.get(method, method)]
+        assert line.get_xdata().tolist() == rows["labels_percent"].tolist()
+        assert np.allclose(line.get_ydata(), rows["accuracy_mean"] * 100)
+    plt.close(figure)
     for figure in (
-        plot_accuracy_vs_ratio(table),
         plot_embeddings_2d(embeddings, labels, result.classes, "pca"),
         plot_embeddings_2d(embeddings, labels, result.classes, "tsne"),
         plot_views(small_store, "s1"),

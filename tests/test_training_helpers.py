@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from fake_clock import FakeClock
@@ -78,7 +79,12 @@ def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
     metrics = read_metrics(tmp_path)
     assert {"train_loss_step", "train_loss_epoch", "val_loss", "val_acc"} <= set(metrics.columns)
     figure = plot_metrics(tmp_path, ["train_loss_step", "val_acc"], title="run")
-    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert isinstance(figure, Figure) and figure._suptitle.get_text() == "run"
+    for ax, key in zip(figure.axes, ["train_loss_step", "val_acc"], strict=True):
+        logged = metrics[["step", key]].dropna()  # each panel draws its metric as logged
+        (line,) = ax.lines
+        assert ax.get_title() == key and line.get_xdata().tolist() == logged["step"].tolist()
+        assert np.allclose(line.get_ydata(), logged[key])
     resumed = fit(
         _task(datamodule), datamodule, tmp_path, max_epochs=3, ckpt_path="last", progress=False
     )
