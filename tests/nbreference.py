@@ -209,41 +209,25 @@ def compare(
     executed: nbformat.NotebookNode,
     reference: nbformat.NotebookNode,
     rules: list[tuple[re.Pattern[str], str]],
+    every_change: bool = False,
 ) -> list[str]:
     """Where ``executed`` differs from ``reference`` after sanitizing, one message per problem:
     a cell whose text around its numbers changed, or a number beyond its tolerance (the cell,
-    the old and the new number, its line)."""
+    the old and the new number, its line). With ``every_change``, for a regeneration's commit
+    message: every number that changed (old -> new, within the tolerance or not) and every cell
+    whose text changed, one line each."""
     try:
         cells = list(compared_cells(executed, reference, rules))
     except ValueError as error:
         return [str(error)]
-    problems = []
+    messages = []
     for label, want, got in cells:
         text_changed, numbers = changes(want, got)
         if text_changed:
-            problems.append(f"{label}:\n  expected {want!r}\n  got      {got!r}")
-        problems += [f"{label}: {c}" for c in numbers if not c.within_tolerance]
-    return problems
-
-
-def changed_numbers(
-    executed: nbformat.NotebookNode,
-    reference: nbformat.NotebookNode,
-    rules: list[tuple[re.Pattern[str], str]],
-) -> list[str]:
-    """Every change from ``reference`` to ``executed``, one line each, for a regeneration's
-    commit message: each number that changed (old -> new, within the tolerance or not), each
-    cell whose text changed."""
-    try:
-        cells = list(compared_cells(executed, reference, rules))
-    except ValueError as error:
-        return [str(error)]
-    lines = []
-    for label, want, got in cells:
-        text_changed, numbers = changes(want, got)
-        lines += [f"{label}: text changed"] if text_changed else []
-        lines += [f"{label}: {c}" for c in numbers]
-    return lines
+            text = "text changed" if every_change else f"\n  expected {want!r}\n  got      {got!r}"
+            messages.append(f"{label}: {text}")
+        messages += [f"{label}: {c}" for c in numbers if every_change or not c.within_tolerance]
+    return messages
 
 
 def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -281,12 +265,14 @@ def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def write_reference(executed: Path) -> Path:
     """Write the reference of one executed notebook and return its path; first print what
-    changed from the reference it replaces (:func:`changed_numbers`), for the commit message."""
+    changed from the reference it replaces (:func:`compare`, every change), for the commit
+    message."""
     path = reference_path(executed.stem)
     path.parent.mkdir(exist_ok=True)
     reference = reference_of(nbformat.read(executed, as_version=4))
     if path.is_file():
-        changed = changed_numbers(reference, nbformat.read(path, as_version=4), sanitizers())
+        old = nbformat.read(path, as_version=4)
+        changed = compare(reference, old, sanitizers(), every_change=True)
         print(f"{executed.stem}: " + ("no number changed" if not changed else "changes:"))
         for line in changed:
             print(f"  {line}")

@@ -5,13 +5,13 @@ documented tolerance, and a regeneration lists every number that changed."""
 from __future__ import annotations
 
 import nbformat
+import nbreference
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbreference import (
     NUMBER,
     RELATIVE_TOLERANCE,
     agree,
-    changed_numbers,
     compare,
     reference_path,
     sanitizers,
@@ -78,13 +78,13 @@ def test_changed_code_fails() -> None:
 def test_regeneration_lists_every_changed_number() -> None:
     old = printed("probe 46.6 %, 88 labels, random 41.0 %\n")
     new = printed("probe 46.7 %, 90 labels, random 41.0 %\n")
-    assert changed_numbers(new, old, sanitizers()) == [
+    assert compare(new, old, sanitizers(), every_change=True) == [
         "code cell 1 ('print(summary)'): 46.6 -> 46.7 (within tolerance) in "
         "'probe 46.7 %, 90 labels, random 41.0 %'",
         "code cell 1 ('print(summary)'): 88 -> 90 (BEYOND tolerance) in "
         "'probe 46.7 %, 90 labels, random 41.0 %'",
     ]
-    assert changed_numbers(printed("x 1\n"), printed("y 1\n"), sanitizers()) == [
+    assert compare(printed("x 1\n"), printed("y 1\n"), sanitizers(), every_change=True) == [
         "code cell 1 ('print(summary)'): text changed"
     ]
 
@@ -115,3 +115,17 @@ def test_a_committed_reference_fails_when_one_of_its_floats_moves_beyond_toleran
 @pytest.mark.parametrize("old, new", [("1e-3", "1.01e-3"), ("0.000", "-0.000")])
 def test_exponents_and_signed_zero(old: str, new: str) -> None:
     assert agree(old, new)
+
+
+def test_writing_a_reference_prints_the_numbers_it_changes(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(nbreference, "REFERENCES", tmp_path / "references")
+    executed = tmp_path / "X1_example.ipynb"
+    nbformat.write(printed("probe 46.6 %, 88 labels\n"), executed)
+    path = nbreference.write_reference(executed)
+    assert path.parent == tmp_path / "references" and "changes" not in capsys.readouterr().out
+    nbformat.write(printed("probe 47.9 %, 88 labels\n"), executed)
+    nbreference.write_reference(executed)
+    out = capsys.readouterr().out
+    assert "X1_example: changes:" in out and "46.6 -> 47.9 (BEYOND tolerance)" in out
+    nbreference.write_reference(executed)
+    assert "X1_example: no number changed" in capsys.readouterr().out
