@@ -24,7 +24,7 @@ from invariants import violations
 from nbformat.v4 import new_code_cell, new_notebook
 from nbreference import IGNORE_TAG, cell_texts, compare, reference_path, sanitizers
 
-from eotdl_tutorials.results import read_results, results_dir
+from eotdl_tutorials.results import read_results, results_dir, results_path
 
 pytestmark = pytest.mark.notebooks
 
@@ -230,18 +230,18 @@ def test_every_notebook_writes_its_results(executed: ExecutedNotebooks) -> None:
     assert not missing, f"no results file in {results_dir()} for {missing}: call write_results"
 
 
-def test_every_ci_results_file_keeps_its_methods_guarantees(executed: ExecutedNotebooks) -> None:
-    """Whatever a run measured, its results file holds what its methods guarantee (ranges,
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_ci_results_file_keeps_its_methods_guarantees(
+    notebook: Path, executed: ExecutedNotebooks
+) -> None:
+    """Whatever the run measured, its results file holds what its methods guarantee (ranges,
     sums, oracles above models, intervals around their estimates, counts; tests/invariants.py),
-    checked from the keys each file has."""
-    executed.all()
-    problems = [
-        f"{record['notebook']}: {problem}"
-        for record in read_results()
-        if record.get("profile") == "ci" and "notebook" in record
-        for problem in violations(record)
-    ]
-    assert not problems, "\n".join(problems)
+    checked from the keys the file has."""
+    executed.run(notebook)
+    path = results_path(notebook.stem, "ci")
+    assert path.is_file(), f"{notebook.name} wrote no results file {path}"
+    problems = violations(json.loads(path.read_text()))
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
 
 def build_book(executed: ExecutedNotebooks, folder: Path) -> Path:
