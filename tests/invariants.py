@@ -30,7 +30,7 @@ from typing import Any
 #: Keys whose values are fractions in [0, 1].
 UNIT_KEYS = re.compile(
     r"^(.*_)?(iou|miou|f1|ssim|accuracy|accuracy_mean|connectivity|improvement|omission"
-    r"|hallucination|agreement|api_equals_pytorch|label_savings)$"
+    r"|hallucination|agreement|api_equals_pytorch|label_savings)$|^iou_"
 )
 #: Keys whose values cannot be negative.
 NON_NEGATIVE_KEYS = re.compile(
@@ -39,6 +39,8 @@ NON_NEGATIVE_KEYS = re.compile(
 #: A path or key naming a comparison (a gap, a gain): its numbers may be of either sign and in
 #: points, so only finiteness and intervals apply to them.
 COMPARISON = re.compile(r"gap|gain|_over_|minus|diff|delta|direction|_vs_")
+#: Keys that may be negative though no comparison (a direction, a displacement).
+SIGNED_KEYS = re.compile(r"sign|offset|shift")
 #: Keys in percent.
 PERCENT_KEYS = re.compile(r"^(.*_)?percent$")
 #: (part, whole) in one dict: the part cannot exceed the whole.
@@ -78,7 +80,7 @@ def leaf_problems(path: str, key: str, value: Any, compared: bool) -> list[str]:
     where = f"{path}.{key}" if path else key
     if not math.isfinite(value):
         return [f"{where} = {value} is not finite"]
-    if compared or COMPARISON.search(where):
+    if compared or COMPARISON.search(where) or SIGNED_KEYS.search(key):
         return []
     if isinstance(value, int) and value < 0:
         return [f"{where} = {value}: a count below 0"]

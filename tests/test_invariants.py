@@ -27,7 +27,12 @@ C3 = {
     "curves": {s: [[8, 0.30, 0.01], [12, 0.35, 0.02], [16, 0.4, 0.0]] for s in ("random", "bald")},
     "label_savings": 0.2,
 }
-D2 = {"rows": [{"method": "u-net", "iou": 0.25, "f1": 0.4, "iou_ci95": [0.2, 0.3]}]}
+D2 = {
+    "rows": [
+        {"method": "u-net", "iou": 0.25, "f1": 0.4, "iou_ci95": [0.2, 0.3]},
+        {"method": "index_threshold", "iou": 0.0562, "f1": 0.1065, "sign": -1},
+    ]
+}
 VALID = {"B2": B2, "A3": A3, "C3": C3, "D2": D2}
 
 
@@ -73,6 +78,7 @@ def broken(record: dict, change) -> list[str]:
         ("C3", lambda r: r["curves"]["bald"][0].__setitem__(2, -0.1), "sd -0.1"),
         ("D2", lambda r: r["rows"][0].update(f1=0.3), "is not 2 iou / (1 + iou)"),
         ("D2", lambda r: r["rows"][0].update(images=-1), "a count below 0"),
+        ("D2", lambda r: r["rows"][1].update(iou_water=1.5), "outside [0, 1]"),
     ],
 )
 def test_a_broken_guarantee_fails_with_its_key(name: str, change, message: str) -> None:
