@@ -1,4 +1,4 @@
-"""Reference outputs of the notebooks' ci runs, compared the way nbval compares them.
+"""Reference outputs of the notebooks' ci runs, compared as text around numbers with a tolerance.
 
 The ci profile is deterministic (fixed seeds, the ci sample world), so what a notebook prints in
 it is a fact the tests can hold it to. ``tests/references/<notebook>.out.json`` keeps each executed
@@ -9,7 +9,24 @@ papermill, and compares its outputs with these, cell by cell; nothing is execute
 references are notebooks in nbformat (stored under another suffix, so that nothing takes them
 for course notebooks with outputs committed); nbval reads them once copied to ``X.ipynb``.
 
-Regenerate them after a notebook changed (and check the diff: it is what the change did):
+How a printed text is compared (:func:`compare`): the text around the numbers must match exactly
+(runs of spaces and tabs count as one, as a table's columns widen with a wider number), and the
+numbers are read and compared as numbers:
+
+- an **integer** (written without a decimal point or exponent: counts of chips, labels, tiles,
+  requests, epochs, sizes, dates) must be **equal**;
+- a **float** (written with a decimal point or an exponent: a measured accuracy, IoU, loss,
+  PSNR, share) may differ by :data:`RELATIVE_TOLERANCE` of the larger of the two magnitudes
+  plus one unit in the last decimal place the reference printed (the print's rounding): a
+  trained model's last digits depend on the CPU, what it measured does not. A measured figure
+  printed without decimals is therefore compared exactly: print measured floats with decimals.
+
+A number beyond its tolerance fails with the cell, the old and the new number and its line.
+
+Regenerate the references after a notebook changed, and check the diff: it is what the change
+did. Writing a reference prints, per notebook and cell, every number that changed (old -> new,
+within the tolerance or not) and every text that changed; a regenerated reference is committed
+with those old and new numbers, and why they changed, in the commit message:
 
     .venv/bin/python tests/nbreference.py                  # run every notebook in ci, write all
     .venv/bin/python tests/nbreference.py A1_multisensor_dataset   # only these
@@ -24,6 +41,9 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import nbformat
@@ -38,6 +58,15 @@ SUFFIX = ".out.json"
 COMPARED_MIME = "text/plain"
 #: Cells with this tag are not compared (nbval's tag).
 IGNORE_TAG = "nbval-ignore-output"
+#: A float may differ from its reference by this share of the larger of the two magnitudes (plus
+#: one unit in the reference's last printed decimal place); an integer must be equal.
+RELATIVE_TOLERANCE = 0.02
+#: A number in a printed text: a sign, digits, decimals and an exponent, not part of a name
+#: (``s2``, ``A1_``, ``resnet18``, ``0xADDRESS``) nor of a version (``2.14.1``).
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w|\.\d)")
+#: What stands for a number in the text that must match exactly.
+NUMBER_SLOT = "\N{OBJECT REPLACEMENT CHARACTER}"
+SPACES = re.compile(r"[ \t]+")
 
 
 def reference_path(notebook: str) -> Path:
@@ -89,29 +118,116 @@ def cell_texts(cell: nbformat.NotebookNode) -> list[str]:
     return texts
 
 
-def compare(
+@dataclass(frozen=True)
+class Change:
+    """A number that a cell printed otherwise than its reference: as each printed it, and the
+    line of the new output it is on."""
+
+    old: str
+    new: str
+    line: str
+
+    @property
+    def within_tolerance(self) -> bool:
+        """Whether the two numbers agree (see :func:`agree`)."""
+        return agree(self.old, self.new)
+
+    def __str__(self) -> str:
+        verdict = "within" if self.within_tolerance else "BEYOND"
+        return f"{self.old} -> {self.new} ({verdict} tolerance) in {self.line.strip()!r}"
+
+
+def is_float(number: str) -> bool:
+    """A number printed with a decimal point or an exponent (a measurement, not a count)."""
+    return "." in number or "e" in number.lower()
+
+
+def agree(old: str, new: str) -> bool:
+    """Whether ``new`` may stand for the reference's ``old``: integers equal; floats within
+    :data:`RELATIVE_TOLERANCE` of the larger magnitude plus one unit in ``old``'s last printed
+    decimal place; an integer never stands for a float nor a float for an integer."""
+    if is_float(old) != is_float(new):
+        return False
+    if not is_float(old):
+        return int(old) == int(new)
+    last_place = 10.0 ** Decimal(old).as_tuple().exponent
+    a, b = float(old), float(new)
+    return abs(a - b) <= RELATIVE_TOLERANCE * max(abs(a), abs(b)) + last_place
+
+
+def words(text: str) -> str:
+    """``text`` with each number replaced by one placeholder and runs of spaces and tabs by one
+    space: what must match exactly."""
+    return SPACES.sub(" ", NUMBER.sub(NUMBER_SLOT, text))
+
+
+def changes(old_texts: list[str], new_texts: list[str]) -> tuple[bool, list[Change]]:
+    """Whether a cell's outputs changed around their numbers (another count of outputs, or a
+    text whose :func:`words` differ), and each number that changed in the texts that did not."""
+    if len(old_texts) != len(new_texts):
+        return True, []
+    text_changed, numbers = False, []
+    for old, new in zip(old_texts, new_texts, strict=True):
+        if words(old) != words(new):
+            text_changed = True
+            continue
+        for was, now in zip(NUMBER.finditer(old), NUMBER.finditer(new), strict=True):
+            if was.group() != now.group():
+                line_start = new.rfind("\n", 0, now.start()) + 1
+                line_end = new.find("\n", now.end())
+                line = new[line_start : None if line_end < 0 else line_end]
+                numbers.append(Change(was.group(), now.group(), line))
+    return text_changed, numbers
+
+
+def compared_cells(
     executed: nbformat.NotebookNode,
     reference: nbformat.NotebookNode,
     rules: list[tuple[re.Pattern[str], str]],
-) -> list[str]:
-    """Where ``executed`` differs from ``reference`` after sanitizing, one message per cell."""
+) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Per compared code cell: its label (number and first line), the reference's sanitized
+    texts and the executed notebook's. The code sources must be the same (else ValueError)."""
     ran = [cell for cell in executed.cells if cell.cell_type == "code"]
     expected = [cell for cell in reference.cells if cell.cell_type == "code"]
     if [c.source for c in ran] != [c.source for c in expected]:
-        return ["the notebook's code changed since its reference was written: regenerate it"]
-    problems = []
+        raise ValueError(
+            "the notebook's code changed since its reference was written: regenerate it"
+        )
     for number, (cell, ref) in enumerate(zip(ran, expected, strict=True), start=1):
         tags = cell.metadata.get("tags", []) + ref.metadata.get("tags", [])
         if IGNORE_TAG in tags:  # output that depends on the machine (cores, GPU, versions)
             continue
-        got = [sanitize(text, rules) for text in cell_texts(cell)]
-        want = [sanitize(text, rules) for text in cell_texts(ref)]
-        if got != want:
-            first = cell.source.splitlines()[0] if cell.source else ""
-            problems.append(
-                f"code cell {number} ({first!r}):\n  expected {want!r}\n  got      {got!r}"
-            )
-    return problems
+        first = cell.source.splitlines()[0] if cell.source else ""
+        yield (
+            f"code cell {number} ({first!r})",
+            [sanitize(text, rules) for text in cell_texts(ref)],
+            [sanitize(text, rules) for text in cell_texts(cell)],
+        )
+
+
+def compare(
+    executed: nbformat.NotebookNode,
+    reference: nbformat.NotebookNode,
+    rules: list[tuple[re.Pattern[str], str]],
+    every_change: bool = False,
+) -> list[str]:
+    """Where ``executed`` differs from ``reference`` after sanitizing, one message per problem:
+    a cell whose text around its numbers changed, or a number beyond its tolerance (the cell,
+    the old and the new number, its line). With ``every_change``, for a regeneration's commit
+    message: every number that changed (old -> new, within the tolerance or not) and every cell
+    whose text changed, one line each."""
+    try:
+        cells = list(compared_cells(executed, reference, rules))
+    except ValueError as error:
+        return [str(error)]
+    messages = []
+    for label, want, got in cells:
+        text_changed, numbers = changes(want, got)
+        if text_changed:
+            text = "text changed" if every_change else f"\n  expected {want!r}\n  got      {got!r}"
+            messages.append(f"{label}: {text}")
+        messages += [f"{label}: {c}" for c in numbers if every_change or not c.within_tolerance]
+    return messages
 
 
 def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -148,10 +264,18 @@ def reference_of(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def write_reference(executed: Path) -> Path:
-    """Write the reference of one executed notebook; return its path."""
+    """Write the reference of one executed notebook and return its path; first print what
+    changed from the reference it replaces (:func:`compare`, every change), for the commit
+    message."""
     path = reference_path(executed.stem)
     path.parent.mkdir(exist_ok=True)
     reference = reference_of(nbformat.read(executed, as_version=4))
+    if path.is_file():
+        old = nbformat.read(path, as_version=4)
+        changed = compare(reference, old, sanitizers(), every_change=True)
+        print(f"{executed.stem}: " + ("no number changed" if not changed else "changes:"))
+        for line in changed:
+            print(f"  {line}")
     nbformat.write(reference, path)
     return path
 

@@ -1,6 +1,8 @@
 """Figures and their display helpers: what the shared helpers draw (stretch, band order, the
-Sentinel-1 false colour, the web-map overlay's warp and bounds), and that importing a stage
-never imports matplotlib (figures live in ``<stage>/figures.py``, re-exported by no stage)."""
+Sentinel-1 false colour, the web-map overlay's warp and bounds), that importing a stage never
+imports matplotlib (figures live in ``<stage>/figures.py``, re-exported by no stage), and what
+key figures draw (the data of their images and lines, their legends, titles that carry numbers).
+"""
 
 from __future__ import annotations
 
@@ -178,3 +180,75 @@ def test_true_colour_overlay_is_warped_and_transparent_where_no_data(utm_tif):
     assert png[0, 0, 3] == 0 and png[png.shape[0] // 2, png.shape[1] // 2, 3] == 1
     centre = png[png.shape[0] // 2, png.shape[1] // 2, :3]
     assert centre[0] >= centre[1] >= centre[2]  # red (300) over green (200) over blue (100)
+
+
+# --- What the key figures draw --------------------------------------------------------------------
+
+
+def test_road_predictions_draw_hits_false_alarms_and_misses_in_their_colours():
+    import matplotlib.pyplot as plt
+
+    from eotdl_tutorials.roads.figures import plot_predictions
+
+    truth = np.zeros((6, 6), bool)
+    truth[2, :] = True
+    pred = np.zeros((6, 6), bool)
+    pred[2, :3] = True  # three hits, three misses
+    pred[4, 4] = True  # one false alarm
+    rgb = np.random.default_rng(0).random((3, 6, 6))
+    figure = plot_predictions(rgb, truth, {"u-net": pred}, title="chip 7")
+    axes = figure.axes
+    assert [ax.get_title() for ax in axes] == ["Sentinel-2 (RGB)", "truth", "u-net"]
+    assert figure._suptitle.get_text() == "chip 7"
+    assert np.array_equal(axes[0].images[0].get_array(), stretch(rgb))
+    assert np.array_equal(axes[1].images[0].get_array(), truth)
+    overlay = np.asarray(axes[2].images[0].get_array())
+    assert np.allclose(overlay[2, :3], (1, 1, 1))  # hits white
+    assert np.allclose(overlay[2, 3:], (0.2, 0.4, 1.0))  # missed roads blue
+    assert np.allclose(overlay[4, 4], (0.9, 0.2, 0.2))  # false alarm red
+    assert np.count_nonzero(overlay.sum(-1)) == 7  # nothing else drawn
+    plt.close(figure)
+
+
+def test_road_graphs_draw_their_branches_and_count_nodes_and_parts_in_the_title():
+    import matplotlib.pyplot as plt
+
+    from eotdl_tutorials.roads.figures import plot_road_graphs
+    from eotdl_tutorials.roads.metrics import road_graph
+
+    cross = np.zeros((21, 21), bool)
+    cross[10, 2:19] = cross[2:19, 10] = True
+    broken = cross.copy()
+    broken[10, 8:13] = broken[8:13, 10] = False  # four separate arms
+    figure = plot_road_graphs({"truth": cross, "prediction": broken})
+    shown = [("truth", cross, 1), ("prediction", broken, 4)]
+    for ax, (name, mask, parts) in zip(figure.axes, shown, strict=True):
+        graph = road_graph(mask)
+        assert ax.get_title() == f"{name}\n{graph.number_of_nodes()} nodes, {parts} connected parts"
+        assert len(ax.lines) == graph.number_of_edges()  # one orange line per branch
+        assert np.array_equal(ax.images[0].get_array(), mask)
+        colours = ax.collections[0].get_facecolors()
+        junctions = sum(1 for n in graph.nodes if graph.degree(n) > 2)
+        assert int(np.isclose(colours[:, :3], (1, 0, 0)).all(1).sum()) == junctions
+    assert figure.axes[0].get_title().startswith("truth\n5 nodes")  # a junction and four ends
+    plt.close(figure)
+
+
+def test_learning_curves_draw_each_strategy_mean_in_percent_with_its_legend():
+    import matplotlib.pyplot as plt
+
+    from eotdl_tutorials.multitask.figures import plot_learning_curves
+
+    curves = {
+        "random": [[8, 0.30, 0.02], [12, 0.35, 0.01]],
+        "bald": [[8, 0.30, 0.0], [12, 0.4, 0.03]],
+    }
+    figure = plot_learning_curves(curves)
+    (ax,) = figure.axes
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["random", "bald"]
+    for line, curve in zip(ax.lines, curves.values(), strict=True):
+        assert line.get_xdata().tolist() == [point[0] for point in curve]
+        assert np.allclose(line.get_ydata(), [100 * point[1] for point in curve])
+    band = ax.collections[1].get_paths()[0].vertices[:, 1]  # bald's mean +- sd
+    assert np.isclose(band.max(), 43) and np.isclose(band.min(), 30)
+    plt.close(figure)

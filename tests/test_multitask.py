@@ -13,6 +13,7 @@ import torch
 from eotdl_tutorials.models import onnx_session, read_card
 from eotdl_tutorials.models.export import load_model
 from eotdl_tutorials.multitask import (
+    STRATEGIES,
     LandCoverNet,
     LandCoverSet,
     acquire,
@@ -30,6 +31,7 @@ from eotdl_tutorials.multitask import (
     score,
     train_model,
 )
+from eotdl_tutorials.multitask.models import SEGMENTATION
 
 CLASSES = ("water", "forest", "cropland")
 
@@ -146,12 +148,38 @@ def test_init_from_encoder_copies_the_backbone(landcover: LandCoverSet) -> None:
     assert model.settings["mean"] == pytest.approx([0.1, 0.2, 0.3, 0.4])
 
 
-def test_acquisition_uses_baal_heuristics(landcover: LandCoverSet) -> None:
-    model = LandCoverNet(("segmentation",), landcover.bands, 3, [0.05] * 4, [0.05] * 4, depth=3)
-    images = model_inputs(landcover, np.arange(10))
-    for strategy in ("random", "entropy", "margin", "bald"):
-        picks = acquire(strategy, model, images, 4, mc_iterations=3)
-        assert len(set(picks.tolist())) == 4 and picks.max() < 10
+class KnownUncertainty(torch.nn.Module):
+    """A segmentation model whose uncertainty on each tile is known: input channel 0 pushes
+    class 1 with no dropout, channel 1 pushes class 1 through dropout. A tile of zeros is
+    uniform in every sample (unsure, but no disagreement); a tile on channel 0 is sure in every
+    sample; a tile on channel 1 is sure in one deterministic pass but, with MC dropout, sure in
+    some samples and uniform in others (the disagreement BALD looks for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropout = torch.nn.Dropout(0.5)
+        self.push = torch.nn.Parameter(torch.tensor([0.0, 8.0, -4.0, -4.0]).view(1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        drive = x[:, :1] + self.dropout(x[:, 1:2])
+        return {SEGMENTATION: drive * self.push}
+
+
+def test_acquisition_uses_baal_heuristics() -> None:
+    """Entropy and margin take the tiles the model is unsure of, BALD the tiles its MC dropout
+    samples disagree on, random neither: a selection that ignored the heuristics fails."""
+    unsure, disagreeing = [2, 5, 7], [1, 6, 9]
+    images = np.zeros((10, 2, 8, 8), dtype=np.float32)
+    images[[0, 3, 4, 8], 0] = 1.0  # sure in every sample
+    images[disagreeing, 1] = 1.0
+    model = KnownUncertainty()
+    torch.manual_seed(0)
+    picks = {s: acquire(s, model, images, 3, mc_iterations=8) for s in STRATEGIES}
+    assert sorted(picks["entropy"]) == sorted(picks["margin"]) == unsure
+    assert sorted(picks["bald"]) == disagreeing
+    assert sorted(picks["random"]) not in (unsure, disagreeing)
+    assert len(set(picks["random"].tolist())) == 3 and picks["random"].max() < 10
+    assert sorted(acquire("random", model, images, 3, 8, random_seed=1)) != sorted(picks["random"])
     with pytest.raises(ValueError, match="unknown strategy"):
         acquire("coreset", model, images, 4, 3)
 

@@ -3,7 +3,9 @@ that Barlow Twins pre-training beats random weights at 1 % labels in the ci prof
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import shutil
 
 import geopandas as gpd
@@ -11,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from fake_clock import FakeClock
 
 from eotdl_tutorials.data import (
     BandStats,
@@ -22,6 +25,7 @@ from eotdl_tutorials.data import (
 from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.models.encoder_io import load_encoder
 from eotdl_tutorials.training import (
+    METHOD_TITLES,
     METHODS,
     TrainedBudget,
     directions,
@@ -127,8 +131,19 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
     assert f"Held-out test chips: {len(result.test_labels)}" in text
     embeddings, labels = result.embeddings("random")
     assert embeddings.shape == (len(labels), encoder.embed_dim)
+    figure = plot_accuracy_vs_ratio(table)
+    (ax,) = figure.axes
+    drawn = {bars.get_label(): bars.lines[0] for bars in ax.containers}
+    assert list(drawn) == [METHOD_TITLES.get(m, m) for m in METHODS]  # one line per method
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert sorted(legend) == sorted([*drawn, "EOTDL on EuroSAT (reference)"])
+    for method in METHODS:  # each line is its method's mean accuracy (%) at each ratio
+        rows = table[table["method"] == method]
+        line = drawn[METHOD_TITLES.get(method, method)]
+        assert line.get_xdata().tolist() == rows["labels_percent"].tolist()
+        assert np.allclose(line.get_ydata(), rows["accuracy_mean"] * 100)
+    plt.close(figure)
     for figure in (
-        plot_accuracy_vs_ratio(table),
         plot_embeddings_2d(embeddings, labels, result.classes, "pca"),
         plot_embeddings_2d(embeddings, labels, result.classes, "tsne"),
         plot_views(small_store, "s1"),
@@ -139,7 +154,21 @@ def test_results_table_summary_and_figures(small_store, tmp_path):
         plot_embeddings_2d(embeddings, labels, method="umap")
 
 
-def test_trained_rows_fit_their_time_budget(small_store):
+#: The counted cost of a fake training step: a fixed part and a part per chip (fake seconds).
+STEP_FIXED, STEP_PER_CHIP = 0.25, 0.0625
+
+
+def test_trained_rows_fit_their_time_budget(small_store, monkeypatch):
+    """The budget's rule on counted steps: each timed step costs ``STEP_FIXED + STEP_PER_CHIP``
+    per chip of a fake clock (no training, no wall time), so what it measures and keeps is
+    known on any machine, however busy."""
+    clock = FakeClock()
+
+    def counted_step(model, augment, images, labels, steps, *args) -> None:
+        clock.advance(steps * (STEP_FIXED + STEP_PER_CHIP * len(images)))
+
+    monkeypatch.setattr("eotdl_tutorials.training.budget.time", clock.module())
+    monkeypatch.setattr("eotdl_tutorials.training.budget.train_classifier", counted_step)
     chips = ChipStore(small_store)
     torch.manual_seed(0)
     encoder = SensorEncoder("s2", compute_band_stats(chips, "s2"), arch=TINY, input_size=16)
@@ -149,13 +178,17 @@ def test_trained_rows_fit_their_time_budget(small_store):
     counts = [10, len(rows)]
     unlimited = fit_trained_budget(encoder, images, labels, counts, 4, settings("ci"))
     assert (unlimited.epochs, unlimited.budget_seconds) == (settings("ci").finetune_epochs, None)
+    assert clock.now == 0  # no budget: nothing timed
     generous = fit_trained_budget(
         encoder, images, labels, counts, 4, settings("ci", finetune_minutes=60.0)
     )
     assert generous.epochs == generous.planned_epochs and not generous.shortened
     assert "all the profile's" in generous.describe()
-    full_step, small_step = generous.step_seconds
-    assert 0 < small_step <= full_step * 1.5  # two chips are no slower than a batch (noise)
+    full = min(settings("ci").batch_size, len(rows))
+    assert generous.step_seconds == (
+        STEP_FIXED + STEP_PER_CHIP * full,
+        STEP_FIXED + STEP_PER_CHIP * 2,
+    )
     config = settings("ci", finetune_minutes=generous.predicted_seconds / 60 / 4)
     tight = fit_trained_budget(encoder, images, labels, counts, 4, config)
     assert tight.shortened and 1 <= tight.epochs < tight.planned_epochs
@@ -163,6 +196,14 @@ def test_trained_rows_fit_their_time_budget(small_store):
     assert tight.predicted_seconds <= config.finetune_minutes * 60 or tight.epochs == 1
     assert "fit the" in tight.describe() and f"{tight.epochs} of the profile's" in tight.describe()
     assert training_steps(len(rows), tight.epochs, config) >= tight.epochs
+    # the prediction is the counted cost of the steps the rows will train
+    limits = dataclasses.replace(config, finetune_epochs=tight.epochs, min_steps=tight.min_steps)
+    counted = sum(
+        training_steps(count, tight.epochs, limits)
+        * (STEP_FIXED + STEP_PER_CHIP * count / math.ceil(count / min(config.batch_size, count)))
+        for count in counts
+    )
+    assert tight.predicted_seconds == pytest.approx(4 * counted)
 
 
 def test_trained_rows_take_the_epochs_and_budget_asked_for(small_store):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import lightning as L
+import numpy as np
 import pytest
 import torch
+from fake_clock import FakeClock
 from lightning.pytorch.callbacks import Callback
 from matplotlib.figure import Figure
 
@@ -79,7 +79,12 @@ def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
     metrics = read_metrics(tmp_path)
     assert {"train_loss_step", "train_loss_epoch", "val_loss", "val_acc"} <= set(metrics.columns)
     figure = plot_metrics(tmp_path, ["train_loss_step", "val_acc"], title="run")
-    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert isinstance(figure, Figure) and figure._suptitle.get_text() == "run"
+    for ax, key in zip(figure.axes, ["train_loss_step", "val_acc"], strict=True):
+        logged = metrics[["step", key]].dropna()  # each panel draws its metric as logged
+        (line,) = ax.lines
+        assert ax.get_title() == key and line.get_xdata().tolist() == logged["step"].tolist()
+        assert np.allclose(line.get_ydata(), logged[key])
     resumed = fit(
         _task(datamodule), datamodule, tmp_path, max_epochs=3, ckpt_path="last", progress=False
     )
@@ -91,36 +96,54 @@ def test_metrics_curves_checkpoint_and_resume(tmp_path, datamodule):
         read_metrics(tmp_path / "nowhere")
 
 
-class SlowingSteps(Callback):
-    """Steps of ``fast`` seconds for the first ``count``, then of ``slow`` seconds (a machine that
-    slows down after the budget's first estimate, or costs the first steps do not show)."""
+class CountedSteps(Callback):
+    """Steps that each cost ``fast`` seconds of a fake clock for the first ``count``, then
+    ``slow`` (a machine that slows down after the budget's first estimate, or costs the first
+    steps do not show): the budget's decisions follow from counted steps, not from this
+    machine's speed."""
 
-    def __init__(self, fast: float, slow: float, count: int) -> None:
-        self.fast, self.slow, self.count = fast, slow, count
+    def __init__(self, clock: FakeClock, fast: float, slow: float, count: int) -> None:
+        self.clock, self.fast, self.slow, self.count = clock, fast, slow, count
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
-        time.sleep(self.fast if trainer.global_step <= self.count else self.slow)
+        self.clock.advance(self.fast if trainer.global_step <= self.count else self.slow)
+
+    def seconds(self, steps: int) -> float:
+        """The fake seconds of ``steps`` steps."""
+        fast = min(steps, self.count)
+        return fast * self.fast + (steps - fast) * self.slow
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The time budgets' clock, advanced only by :class:`CountedSteps`."""
+    fake = FakeClock()
+    monkeypatch.setattr("eotdl_tutorials.training.budget.time", fake.module())
+    return fake
 
 
 def _last_lr(trainer: L.Trainer) -> float:
     return trainer.optimizers[0].param_groups[0]["lr"]
 
 
-def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, datamodule):
+def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, datamodule, clock):
     seed(0)
     task = _task(datamodule)
-    budget = TimeBudget(seconds=1.5, calibration_steps=3)
+    budget = TimeBudget(seconds=1.5, calibration_steps=5)
+    steps = CountedSteps(clock, 0.125, 0.125, 0)
     trainer = fit(
         task,
         datamodule,
         tmp_path,
         max_epochs=20,
-        callbacks=[budget, SlowingSteps(0.1, 0.1, 0)],
+        callbacks=[budget, steps],
         progress=False,
         limit_val_batches=0,
     )
     assert budget.planned == 20 * trainer.num_training_batches
-    assert 5 <= budget.steps <= 15  # 1.5 s at a bit over 0.1 s per step
+    # The budget times the steps after the first (whose cost it leaves out) and keeps the most
+    # whose time fits: 12 steps of 0.125 s are the 1.5 s, the 13th step is the untimed first.
+    assert budget.steps == 13 and steps.seconds(budget.steps - 1) == 1.5
     assert trainer.global_step == budget.steps == task.schedule_steps
     assert _last_lr(trainer) < 0.01 * task.hparams["lr"]  # the cosine decayed to its end
     resumed = fit(
@@ -136,27 +159,30 @@ def test_time_budget_keeps_the_steps_that_fit_and_a_whole_schedule(tmp_path, dat
     assert resumed.global_step == budget.steps  # a resumed run keeps the first run's steps
 
 
-def test_time_budget_lowers_the_steps_again_when_the_run_slows_down(tmp_path, datamodule):
+def test_time_budget_lowers_the_steps_again_when_the_run_slows_down(tmp_path, datamodule, clock):
     task = _task(datamodule)
     budget = TimeBudget(seconds=2.0, calibration_steps=3)
-    slowing = SlowingSteps(0.01, 0.1, 5)
+    steps = CountedSteps(clock, 0.015625, 0.125, 5)
     trainer = fit(
         task,
         datamodule,
         tmp_path,
         max_epochs=40,
-        callbacks=[budget, slowing],
+        callbacks=[budget, steps],
         progress=False,
         limit_val_batches=0,
         checkpoint=False,
     )
-    first_estimate = 5 + int(2.0 / 0.01)  # what the first three fast steps promised
-    assert budget.steps < first_estimate
-    # The kept steps' sleeps alone (their least time, on any machine, however busy) fit the
-    # budget but for one re-check's worth of slow steps (the callback without its re-checks
-    # kept 39 steps, 3.45 s of sleeps).
-    slept = slowing.count * slowing.fast + (budget.steps - slowing.count) * slowing.slow
-    assert slept <= 2.0 + budget.calibration_steps * slowing.slow
+    first_estimate = 4 + int(2.0 / 0.015625)  # what the first three fast steps promised
+    assert budget.steps < min(budget.planned, first_estimate)
+    # The kept steps fit the budget but for one re-check's worth of slow steps (the callback
+    # without its re-checks kept the first estimate or the plan, over 10 s of steps).
+    assert steps.seconds(min(budget.planned, first_estimate)) > 10
+    assert (
+        2.0 - steps.slow
+        < steps.seconds(budget.steps)
+        <= 2.0 + budget.calibration_steps * steps.slow
+    )
     assert trainer.global_step == budget.steps == task.schedule_steps
     assert _last_lr(trainer) < 0.01 * task.hparams["lr"]  # the cosine still decayed to its end
 
