@@ -257,14 +257,20 @@ def use_case_cards(srcdir: Path, out: Path) -> str:
 
 
 def folder_bytes(path: Path) -> int:
-    """The bytes of every file under ``path`` (links not followed; 0 when it does not exist)."""
-    total = 0
+    """The bytes of the files under ``path``, a file with several hard links counted once (a
+    chip store links the sample world's tiles); links not followed, 0 when it does not exist."""
+    total, seen = 0, set()
     for root, _, files in os.walk(path):
         for name in files:
             try:
-                total += os.lstat(os.path.join(root, name)).st_size
+                stat = os.lstat(os.path.join(root, name))
             except OSError:  # removed while walking
-                pass
+                continue
+            if stat.st_nlink > 1:
+                if (stat.st_dev, stat.st_ino) in seen:
+                    continue
+                seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_size
     return total
 
 
@@ -312,6 +318,7 @@ def disk_page(data: Path, environment: Path | None) -> str:
         rows.append(["all of the data folder", "", size_text(folder_bytes(data.resolve()))])
     if rows:
         lines += _table(["folder", "holds", "size"], rows)
+        lines += ["A file linked into two folders counts in each one's row, once in the total.", ""]
     else:
         lines += ["Nothing yet: run the notebooks, then build the book again.", ""]
     for folder, meta, size in stores:
@@ -322,13 +329,20 @@ def disk_page(data: Path, environment: Path | None) -> str:
             for sensor, info in meta["sensors"].items()
         )
         per_footprint = size / meta["count"]
+        others = {p.name: folder_bytes(p) for p in folder.iterdir() if p.is_dir()}
+        largest = max(others, key=others.get, default=None)
+        rest = (
+            f", most of it in `{largest}/` ({size_text(others[largest] / meta['count'])})"
+            if largest
+            else ""
+        )
         scaled = " and ".join(
             f"{label} {size_text(per_footprint * count)}" for label, count in DISK_SCALES.items()
         )
         lines += [
             f"Per footprint, the chip store `{folder.name}` takes {size_text(per_footprint)}: "
             f"{size_text(sum(chip.values()))} in its packed arrays, one chip per sensor "
-            f"({arrays}), the rest in its other files. At that rate: {scaled}.",
+            f"({arrays}), the rest in its other files{rest}. At that rate: {scaled}.",
             "",
         ]
     return "\n".join(lines)

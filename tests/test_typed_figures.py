@@ -180,17 +180,24 @@ def test_the_disk_page_measures_the_folders(tmp_path: Path) -> None:
     meta = {"count": 4, "sensors": {"s2": {"shape": [2, 5, 5], "dtype": "uint16"}}}
     (store / "meta.json").write_text(json.dumps(meta))
     (store / "s2.npy").write_bytes(bytes(4 * 2 * 5 * 5 * 2))
+    (store / "chips").mkdir()
+    (store / "chips" / "a.tif").write_bytes(bytes(800))
     (tmp_path / "world-ci").mkdir()
     (tmp_path / "world-ci" / "scene.tif").write_bytes(bytes(2000))
     page = disk_page(tmp_path, None)
-    store_bytes = 400 + (store / "meta.json").stat().st_size
+    store_bytes = 400 + 800 + (store / "meta.json").stat().st_size
     assert "| `world-ci` | a sample world | 2 kB |" in page
-    assert f"| `datasets/multisensor-ci` | a chip store of 4 footprints | {store_bytes} B |" in page
+    row = f"| `datasets/multisensor-ci` | a chip store of 4 footprints | {size_text(store_bytes)} |"
+    assert row in page
     assert f"takes {size_text(store_bytes / 4)}: 100 B in its packed arrays" in page
     assert "`s2` 2 x 5 x 5 `uint16`: 100 B" in page
+    assert "the rest in its other files, most of it in `chips/` (200 B)" in page
     assert f"1,000 footprints {size_text(store_bytes / 4 * 1000)}" in page
     (tmp_path / "world-ci" / "scene.tif").write_bytes(bytes(3000))
-    assert "| `world-ci` | a sample world | 3 kB |" in disk_page(tmp_path, None)
+    (tmp_path / "world-ci" / "linked.tif").hardlink_to(tmp_path / "world-ci" / "scene.tif")
+    page = disk_page(tmp_path, None)
+    assert "| `world-ci` | a sample world | 3 kB |" in page
+    assert f"| all of the data folder |  | {size_text(3000 + store_bytes)} |" in page
 
 
 def test_the_disk_page_is_included() -> None:
