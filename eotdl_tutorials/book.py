@@ -4,7 +4,9 @@
   :func:`~eotdl_tutorials.results.results_dir` (tables of their figures, bar charts comparing the
   profiles, and the machines they were measured on);
 - ``_generated/use-cases.md``: the landing page's cards, one per ``use-case-*.md`` chapter, each
-  with the first figure of that use case's first executed notebook.
+  with the first figure of that use case's first executed notebook;
+- ``_generated/disk.md``: what the Python environment, the sample worlds and the chip stores take
+  on disk, measured when the book is built (the pages include it instead of typing sizes).
 
 As a Sphinx extension (``_config.yml``: ``sphinx: extra_extensions: [eotdl_tutorials.book]``)
 both are written into the book's source folder when the build starts, before Sphinx reads it.
@@ -15,10 +17,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from eotdl_tutorials.profiles import data_dir
 from eotdl_tutorials.results import RUN_KEYS, results_dir
 
 #: Generated files, relative to the book's source folder (git ignores them).
@@ -30,6 +34,11 @@ BENCH_KEYS = ("benchmark", "version", "date", "machine")
 MAX_PLOTTED = 12
 #: Most values of a list shown in a table cell.
 MAX_LIST = 6
+#: The disk page, relative to the book's source folder (``real-data.md`` includes it).
+DISK_PAGE = f"{GENERATED}/disk.md"
+#: Footprint counts a chip store's size per footprint is scaled to: a thousand, and the million
+#: tiles EOTDL matched in its use case A.
+DISK_SCALES = {"1,000 footprints": 1_000, "EOTDL's million": 1_000_000}
 
 
 def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -247,6 +256,105 @@ def use_case_cards(srcdir: Path, out: Path) -> str:
     return "\n".join(cards) + "\n"
 
 
+def folder_bytes(path: Path) -> int:
+    """The bytes of the files under ``path``, a file with several hard links counted once (a
+    chip store links the sample world's tiles); links not followed, 0 when it does not exist."""
+    total, seen = 0, set()
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                stat = os.lstat(os.path.join(root, name))
+            except OSError:  # removed while walking
+                continue
+            if stat.st_nlink > 1:
+                if (stat.st_dev, stat.st_ino) in seen:
+                    continue
+                seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_size
+    return total
+
+
+def size_text(size: float) -> str:
+    """A size in decimal units, 3 significant digits: ``289 MB``, ``2.19 GB``."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} TB" if size < 1000 else f"{size:,.0f} TB"
+
+
+def chip_store_meta(folder: Path) -> dict[str, Any] | None:
+    """The ``meta.json`` of the chip store in ``folder``, or None when it is not one."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and {"count", "sensors"} <= set(meta) else None
+
+
+def disk_page(data: Path, environment: Path | None) -> str:
+    """What the course takes on disk (MyST Markdown), measured now: the Python ``environment``
+    (None: not shown), every sample world and dataset folder in ``data`` and the whole of
+    ``data``; for each chip store, what a footprint takes (its packed arrays, computed from
+    ``meta.json``, and the rest of the folder) scaled to :data:`DISK_SCALES`."""
+    rows = []
+    if environment is not None:
+        size = size_text(folder_bytes(environment))
+        rows.append([f"`{environment.name}`", "the Python environment of the build", size])
+    worlds = sorted(data.glob("world-*"))
+    datasets = sorted(p for p in (data / "datasets").glob("*") if p.is_dir())
+    stores = []
+    for folder in [*worlds, *datasets]:
+        size = folder_bytes(folder.resolve())
+        meta = chip_store_meta(folder)
+        if meta is not None and meta["count"]:
+            stores.append((folder, meta, size))
+            holds = f"a chip store of {meta['count']:,} footprints"
+        else:
+            holds = "a sample world" if folder in worlds else "a dataset"
+        rows.append([f"`{folder.relative_to(data)}`", holds, size_text(size)])
+    lines = ["Measured when this book was built (the data folder: `$EOTDL_TUTORIALS_DATA`):", ""]
+    if data.is_dir():
+        rows.append(["all of the data folder", "", size_text(folder_bytes(data.resolve()))])
+    if rows:
+        lines += _table(["folder", "holds", "size"], rows)
+        lines += ["A file linked into two folders counts in each one's row, once in the total.", ""]
+    else:
+        lines += ["Nothing yet: run the notebooks, then build the book again.", ""]
+    for folder, meta, size in stores:
+        chip = {sensor: _chip_bytes(info) for sensor, info in meta["sensors"].items()}
+        arrays = "; ".join(
+            f"`{sensor}` {' x '.join(map(str, info['shape']))} `{info['dtype']}`: "
+            f"{size_text(chip[sensor])}"
+            for sensor, info in meta["sensors"].items()
+        )
+        per_footprint = size / meta["count"]
+        others = {p.name: folder_bytes(p) for p in folder.iterdir() if p.is_dir()}
+        largest = max(others, key=others.get, default=None)
+        rest = (
+            f", most of it in `{largest}/` ({size_text(others[largest] / meta['count'])})"
+            if largest
+            else ""
+        )
+        scaled = " and ".join(
+            f"{label} {size_text(per_footprint * count)}" for label, count in DISK_SCALES.items()
+        )
+        lines += [
+            f"Per footprint, the chip store `{folder.name}` takes {size_text(per_footprint)}: "
+            f"{size_text(sum(chip.values()))} in its packed arrays, one chip per sensor "
+            f"({arrays}), the rest in its other files{rest}. At that rate: {scaled}.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _chip_bytes(info: dict[str, Any]) -> int:
+    """The bytes of one chip of a chip store's sensor (its ``meta.json`` shape and dtype)."""
+    import numpy as np
+
+    return int(np.prod(info["shape"])) * np.dtype(info["dtype"]).itemsize
+
+
 def write_pages(
     srcdir: str | os.PathLike[str], folder: str | os.PathLike[str] | None = None
 ) -> list[Path]:
@@ -262,6 +370,9 @@ def write_pages(
             Path(folder) if folder else results_dir(), out, srcdir / "notebooks"
         ),
         out / "use-cases.md": use_case_cards(srcdir, out),
+        srcdir / DISK_PAGE: disk_page(
+            data_dir(), Path(sys.prefix) if sys.prefix != sys.base_prefix else None
+        ),
     }
     for path, text in pages.items():
         if not path.exists() or path.read_text() != text:  # unchanged pages are not rebuilt
