@@ -1,7 +1,7 @@
 """Headline figures of every run, one JSON file per notebook and profile.
 
-Each notebook ends by calling :func:`write_results`; the book's Results page and the README read
-the files back with :func:`read_results`, so no figure is ever typed by hand. A file is
+Each notebook ends by calling :func:`write_results`; the book's Results page reads the files
+back with :func:`read_results`, so no figure is ever typed by hand. A file is
 ``$EOTDL_TUTORIALS_DATA/results/<notebook>-<profile>.json``: the notebook's figures, plus the
 profile, the package version, the date and the machine it ran on.
 """
