@@ -137,13 +137,20 @@ class FewLabelResult:
     test_places: np.ndarray | None = None
     #: The trained rows' epochs and time budget (None without trained rows).
     trained_budget: TrainedBudget | None = None
+    #: The gaps computed so far (a bootstrap each), by (method, baseline, percent).
+    _gaps: dict[tuple[str, str, float], Interval] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def gap(self, method: str, baseline: str, percent: float) -> Interval:
         """``method``'s accuracy minus ``baseline``'s at ``percent`` (points), with its 95 %
         interval: the paired per-chip difference averaged over the draws, bootstrapped over the
         test chips with whole places drawn (see the module docstring)."""
-        a, b = (self.correct[m, percent].mean(axis=0) * 100 for m in (method, baseline))
-        return mean_gap(a, b, groups=self.test_places)
+        key = (method, baseline, percent)
+        if key not in self._gaps:
+            a, b = (self.correct[m, percent].mean(axis=0) * 100 for m in (method, baseline))
+            self._gaps[key] = mean_gap(a, b, groups=self.test_places)
+        return self._gaps[key]
 
     def embeddings(self, encoder: str = "ssl") -> tuple[np.ndarray, np.ndarray]:
         """Embeddings and labels of the training and test chips of ``encoder``, together."""
