@@ -36,9 +36,12 @@ The protocol:
 - every method keeps the correctness of each test chip in each draw
   (:attr:`FewLabelResult.correct`), so a gap between two methods has a 95 % interval
   (:meth:`FewLabelResult.gap`): the per-chip difference, paired (same chip, same draw),
-  **averaged over the draws**, then bootstrapped over the test chips with whole places drawn
-  (``intervals.bootstrap``). The draws are not resampled: the interval is the test chips'
-  uncertainty around the mean of these draws.
+  **averaged over the draws**, then bootstrapped over the test chips (``intervals.mean_gap``).
+  The draws are not resampled: the interval is the test chips' uncertainty around the mean of
+  these draws. Chips are drawn one by one, not by place: the ``ci`` test split holds two places,
+  where a block bootstrap has three distinct draws and no interval; chips of one place are
+  correlated, so the interval is narrower than a place-level one would be (the summary prints
+  from how many places the chips come).
 """
 
 from __future__ import annotations
@@ -145,11 +148,11 @@ class FewLabelResult:
     def gap(self, method: str, baseline: str, percent: float) -> Interval:
         """``method``'s accuracy minus ``baseline``'s at ``percent`` (points), with its 95 %
         interval: the paired per-chip difference averaged over the draws, bootstrapped over the
-        test chips with whole places drawn (see the module docstring)."""
+        test chips (see the module docstring)."""
         key = (method, baseline, percent)
         if key not in self._gaps:
             a, b = (self.correct[m, percent].mean(axis=0) * 100 for m in (method, baseline))
-            self._gaps[key] = mean_gap(a, b, groups=self.test_places)
+            self._gaps[key] = mean_gap(a, b)
         return self._gaps[key]
 
     def embeddings(self, encoder: str = "ssl") -> tuple[np.ndarray, np.ndarray]:

@@ -90,8 +90,8 @@ def summarize(result: FewLabelResult) -> str:
             f"{cell('ssl_finetune', highest)}.",
         ]
     lines.append(
-        "Gaps (accuracy points; 95 % interval over the test chips, whole places drawn, "
-        "per-chip differences averaged over the draws):"
+        "Gaps (accuracy points; 95 % interval over the test chips, per-chip differences "
+        "averaged over the draws):"
     )
     lines += [f"  {name}: {gap_text(gap)}" for name, gap in gaps(result).items()]
     if result.trained_budget is not None:
