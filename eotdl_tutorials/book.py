@@ -1,8 +1,9 @@
 """The book's generated pages, written at build time so that no figure in them is typed by hand.
 
 - ``results.md``: the Results page, from every results file and benchmark file in
-  :func:`~eotdl_tutorials.results.results_dir` (tables of their figures, bar charts comparing the
-  profiles, and the machines they were measured on);
+  :func:`~eotdl_tutorials.results.results_dir` (tables of their figures, each ``<name>_ci95``
+  beside its figure as ``+1.2 [-0.3, +2.5]``, bar charts comparing the profiles with the
+  intervals as error bars, and the machines they were measured on);
 - ``_generated/use-cases.md``: the landing page's cards, one per ``use-case-*.md`` chapter, each
   with the first figure of that use case's first executed notebook;
 - ``_generated/disk.md``: what the Python environment, the sample worlds and the chip stores take
@@ -39,6 +40,8 @@ DISK_PAGE = f"{GENERATED}/disk.md"
 #: Footprint counts a chip store's size per footprint is scaled to: a thousand, and the million
 #: tiles EOTDL matched in its use case A.
 DISK_SCALES = {"1,000 footprints": 1_000, "EOTDL's million": 1_000_000}
+#: The suffix of a figure's 95 % interval in a results file (``intervals.Interval.fields``).
+CI_SUFFIX = "_ci95"
 
 
 def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -53,6 +56,26 @@ def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def interval_of(flat: dict[str, Any], key: str) -> tuple[float, float] | None:
+    """The 95 % interval ``[low, high]`` written beside figure ``key``, or None."""
+    ends = flat.get(f"{key}{CI_SUFFIX}")
+    if isinstance(ends, list) and len(ends) == 2 and all(_numeric(v) for v in ends):
+        return float(ends[0]), float(ends[1])
+    return None
+
+
+def with_intervals(flat: dict[str, Any]) -> dict[str, Any]:
+    """``flat`` with each figure that has an interval shown as ``+1.2 [-0.3, +2.5]`` and its
+    ``_ci95`` key dropped (an interval without its figure stays as it is)."""
+    shown = {}
+    for key, value in flat.items():
+        if key.endswith(CI_SUFFIX) and _numeric(flat.get(key.removesuffix(CI_SUFFIX))):
+            continue
+        ends = interval_of(flat, key) if _numeric(value) else None
+        shown[key] = value if ends is None else f"{value:+.4g} [{ends[0]:+.4g}, {ends[1]:+.4g}]"
+    return shown
 
 
 def format_value(value: Any) -> str:
@@ -105,7 +128,13 @@ def _bar_chart(name: str, records: list[dict[str, Any]], out: Path) -> list[str]
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     profiles = [r["profile"] for r in records]
     for ax, key in zip(axes.flat, keys, strict=False):
-        ax.bar(profiles, [f[key] for f in flats], color="tab:blue")
+        values = [f[key] for f in flats]
+        ends = [interval_of(f, key) or (f[key], f[key]) for f in flats]
+        errors = [  # the 95 % intervals as error bars (none where a run has none)
+            [max(v - lo, 0) for v, (lo, _) in zip(values, ends, strict=True)],
+            [max(hi - v, 0) for v, (_, hi) in zip(values, ends, strict=True)],
+        ]
+        ax.bar(profiles, values, yerr=errors, capsize=3, color="tab:blue")
         ax.set_title(key, fontsize=9)
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(keys) :]:
@@ -182,7 +211,9 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
     for name in sorted(by_notebook):
         runs = sorted(by_notebook[name], key=lambda r: r["profile"])
         lines += [f"### {name}", ""]
-        flats = [flatten({k: v for k, v in r.items() if k not in RUN_KEYS}) for r in runs]
+        flats = [
+            with_intervals(flatten({k: v for k, v in r.items() if k not in RUN_KEYS})) for r in runs
+        ]
         keys = list(dict.fromkeys(k for f in flats for k in f))
         header = ["figure", *(f"`{r['profile']}`" for r in runs)]
         rows = [[f"`{k}`", *(format_value(f.get(k, "")) for f in flats)] for k in keys]
@@ -197,7 +228,7 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
         lines += ["## Benchmarks", ""]
     for path, record in benches:
         lines += [f"### {record['benchmark']} (`{path.name}`)", ""]
-        flat = flatten({k: v for k, v in record.items() if k not in BENCH_KEYS})
+        flat = with_intervals(flatten({k: v for k, v in record.items() if k not in BENCH_KEYS}))
         rows = [[f"`{k}`", format_value(v)] for k, v in flat.items()]
         rows += [
             ["date", str(record.get("date", ""))],

@@ -315,6 +315,32 @@ def test_results_page_follows_the_results_files(tmp_path: Path) -> None:
     assert (book / "_generated" / "results-X9_example.png").is_file()
 
 
+def test_results_page_shows_each_interval_beside_its_figure(tmp_path: Path) -> None:
+    """Every ``<name>_ci95`` of any results file, nested or not, is shown with its figure, not as
+    a row of its own."""
+    from eotdl_tutorials.book import results_page, with_intervals
+
+    folder, out = tmp_path / "results", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    figures = {
+        "gain": 1.2,
+        "gain_ci95": [-0.3, 2.5],
+        "esrt": {"psnr_gain": 0.125, "psnr_gain_ci95": [0.0625, 0.25], "psnr": 26.5},
+        "lonely_ci95": [1.0, 2.0],  # an interval without its figure stays a list
+    }
+    record = {"notebook": "X9_example", "profile": "ci", **figures}
+    (folder / "X9_example-ci.json").write_text(json.dumps(record))
+    page = results_page(folder, out)
+    assert "| `gain` | +1.2 [-0.3, +2.5] |" in page
+    assert "| `esrt.psnr_gain` | +0.125 [+0.0625, +0.25] |" in page
+    assert "| `esrt.psnr` | 26.5 |" in page
+    assert "`gain_ci95`" not in page and "`esrt.psnr_gain_ci95`" not in page
+    assert "| `lonely_ci95` | [1, 2] (2) |" in page
+    assert with_intervals({"a": 2.0, "a_ci95": [1.0, 3.0]}) == {"a": "+2 [+1, +3]"}
+    assert (out / "results-X9_example.png").is_file()
+
+
 def toc_pages() -> list[str]:
     """Every page of the book's table of contents (``book/_toc.yml``), as HTML paths."""
     import yaml

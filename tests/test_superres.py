@@ -21,6 +21,7 @@ from eotdl_tutorials.superres import (
     count_parameters,
     error_budget,
     export_superres,
+    gains_over,
     load_superres,
     superres_array,
     superres_scene,
@@ -249,3 +250,29 @@ def test_error_budget_splits_radiometry_from_detail() -> None:
     budget = error_budget(_pairs(lr, bicubic * 1.1))
     assert budget["target_detail"] < budget["bicubic"] + 0.5
     assert budget["target_radiometry"] > budget["bicubic"] + 10
+
+
+def test_gains_over_bicubic_are_paired_by_pair_and_blocked_by_place() -> None:
+    rng = np.random.default_rng(0)
+    ids, places = [f"p{i}" for i in range(12)], np.repeat(["a", "b", "c", "d"], 3)
+    base = rng.normal(25, 2, 12)  # pairs differ far more than the models do
+    per_place = {"a": 2.0, "b": -2.0, "c": 1.5, "d": -1.0}  # a gain that depends on the place
+    shift = np.array([per_place[p] for p in places])
+    frames = [
+        pd.DataFrame({"id": ids, "place": places, "psnr": base, "ssim": base / 100})
+        .assign(model="bicubic"),
+        pd.DataFrame({"id": ids, "place": places, "psnr": base + 0.5, "ssim": base / 100})
+        .assign(model="steady")[::-1],  # another row order: paired by id, not by position
+        pd.DataFrame({"id": ids, "place": places, "psnr": base + shift, "ssim": base / 100})
+        .assign(model="varying"),
+    ]  # fmt: skip
+    gains = gains_over(pd.concat(frames, ignore_index=True))
+    assert set(gains) == {"steady", "varying"}
+    steady = gains["steady"]["psnr"]
+    assert (steady.estimate, steady.low, steady.high) == pytest.approx((0.5, 0.5, 0.5))
+    assert steady.verdict == "beyond noise"
+    assert gains["steady"]["ssim"].estimate == pytest.approx(0.0)
+    varying = gains["varying"]["psnr"]
+    assert varying.estimate == pytest.approx(0.125) and varying.verdict == "within noise"
+    with pytest.raises(ValueError, match="no 'bicubic' rows"):
+        gains_over(frames[1])

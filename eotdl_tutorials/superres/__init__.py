@@ -7,7 +7,7 @@ offset), :mod:`.models` (bicubic, small CNN, ESRT), :mod:`.training`, :mod:`.met
 """
 
 from eotdl_tutorials.superres.export import export_superres, load_superres, superres_card
-from eotdl_tutorials.superres.metrics import error_budget, evaluate, predict
+from eotdl_tutorials.superres.metrics import error_budget, evaluate, gains_over, predict
 from eotdl_tutorials.superres.models import (
     ARCHS,
     ESRT,
@@ -47,6 +47,7 @@ __all__ = [
     "error_budget",
     "evaluate",
     "export_superres",
+    "gains_over",
     "histogram_match",
     "load_superres",
     "make_network",

@@ -15,6 +15,9 @@
   pixels where the target has detail the input lacks (here: where ``d_ref`` is above its median).
   The ``opensr-test`` package itself pulls in perceptual models whose weights it downloads, so it
   does not run offline: these are its definitions, computed here.
+- **Gains over bicubic** (:func:`gains_over`): each model's mean PSNR and SSIM gain per pair,
+  with its 95 % interval over held-out places (pairs of one place drawn together,
+  ``intervals.mean_gap``): a gain is beyond noise only where its interval excludes zero.
 - **Error budget** of bicubic (:func:`error_budget`): how much of its error is the 10 m
   radiometry (the other sensor's calibration, the time gap: fixed by moving each 10 m block of the
   bicubic image to the target's mean) and how much is the detail inside each 10 m pixel (the
@@ -34,6 +37,7 @@ from torchmetrics.functional.image import (
     structural_similarity_index_measure,
 )
 
+from eotdl_tutorials.intervals import Interval, mean_gap
 from eotdl_tutorials.superres.models import upsample_bicubic
 from eotdl_tutorials.superres.pairs import REFLECTANCE_DIVISOR, PairSet, area_resize
 
@@ -125,12 +129,13 @@ def predict(
 
 
 def per_pair_metrics(sr: torch.Tensor, pairs: PairSet, rows: np.ndarray) -> pd.DataFrame:
-    """One row per pair: PSNR, SSIM, consistency, correctness shares and the time gap."""
+    """One row per pair: its place, PSNR, SSIM, consistency, correctness shares, the time gap."""
     hr, lr = torch.from_numpy(pairs.hr[rows]), torch.from_numpy(pairs.lr[rows])
     shares = correctness(sr, hr, lr).numpy()
     return pd.DataFrame(
         {
             "id": pairs.table["id"].to_numpy()[rows],
+            "place": pairs.table["place"].to_numpy()[rows],
             "time_gap_days": pairs.table["time_gap_days"].to_numpy()[rows],
             "psnr": psnr(sr, hr).numpy(),
             "ssim": ssim(sr, hr).numpy(),
@@ -174,7 +179,7 @@ def evaluate(
         pair_table = per_pair_metrics(sr, pairs, rows).assign(model=name)
         band_table = per_band_metrics(sr, pairs, rows).assign(model=name)
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        summary = pair_table.drop(columns=["id", "model"]).mean(numeric_only=True)
+        summary = pair_table.drop(columns=["id", "place", "model"]).mean(numeric_only=True)
         overall.append({"model": name, **summary.drop("time_gap_days").to_dict(), "params": params})
         bands.append(band_table.reset_index())
         per_pair.append(pair_table)
@@ -183,3 +188,22 @@ def evaluate(
         pd.concat(bands).set_index(["model", "band"]),
         pd.concat(per_pair, ignore_index=True),
     )
+
+
+def gains_over(
+    per_pair: pd.DataFrame, baseline: str = "bicubic", metrics: tuple[str, ...] = ("psnr", "ssim")
+) -> dict[str, dict[str, Interval]]:
+    """Each other model's mean gain over ``baseline`` in each of ``metrics``, per model and
+    metric, with its 95 % interval: the per-pair differences (same pair, both models) with
+    whole places drawn again (the per-pair table of :func:`evaluate`)."""
+    base = per_pair[per_pair["model"] == baseline].set_index("id")
+    if base.empty:
+        raise ValueError(f"no {baseline!r} rows in the per-pair table")
+    gains = {}
+    for name, rows in per_pair[per_pair["model"] != baseline].groupby("model", sort=False):
+        paired = rows.set_index("id").loc[base.index]
+        gains[name] = {
+            metric: mean_gap(paired[metric], base[metric], groups=base["place"])
+            for metric in metrics
+        }
+    return gains

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from eotdl_tutorials.data import ChipStore, open_chip_store
 from eotdl_tutorials.data.sample import SAMPLE_TIME_BUFFER_DAYS
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
+from eotdl_tutorials.tiling import place_keys
 
 #: The bands of a pair, in the 1 m sensor's order (EarthView: red, green, blue, nir).
 PAIR_BANDS = ("red", "green", "blue", "nir")
@@ -118,7 +119,8 @@ def area_resize(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torc
 @dataclass
 class PairSet:
     """Pairs as arrays of reflectance: ``lr`` (N, 4, h, w) at 10 m, ``hr`` (N, 4, h*f, w*f), and
-    one row per pair in ``table`` (id, split, time gap, drawn offset and gains)."""
+    one row per pair in ``table`` (id, split, place: the spatial block that decided the split,
+    time gap, drawn offset and gains)."""
 
     lr: np.ndarray
     hr: np.ndarray
@@ -176,6 +178,7 @@ def build_pairs(
     extent = int(lr_size * INPUT_GSD)
     margin = min(hr_start, hr_info.shape[1] - hr_start - extent)
     index = chips.index
+    places = place_keys(index).to_numpy()
     count = len(index) if limit is None else min(limit, len(index))
     s2, hr = chips.array("s2"), chips.array("hr")
     lrs = np.empty((count, len(PAIR_BANDS), lr_size, lr_size), np.float32)
@@ -201,6 +204,7 @@ def build_pairs(
             {
                 "id": chip_id,
                 "split": index["split"].iloc[i],
+                "place": str(places[i]),
                 "time_gap_days": float(index["s2_dt_days"].iloc[i]),
                 "offset_x_m": int(dx),
                 "offset_y_m": int(dy),

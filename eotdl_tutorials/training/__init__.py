@@ -12,7 +12,7 @@ from eotdl_tutorials.training.evaluation import (
     evaluate_label_ratios,
     label_subset,
 )
-from eotdl_tutorials.training.finetune import trained_accuracy, training_steps
+from eotdl_tutorials.training.finetune import trained_correct, training_steps
 from eotdl_tutorials.training.pretrain import (
     load_or_pretrain,
     model_dir_for,
@@ -22,11 +22,18 @@ from eotdl_tutorials.training.pretrain import (
 from eotdl_tutorials.training.probes import (
     band_statistics,
     embed,
-    knn_accuracy,
-    linear_probe_accuracy,
+    knn_correct,
+    linear_probe_correct,
     random_encoder,
 )
-from eotdl_tutorials.training.report import LESSON_GOALS, directions, lesson_report, summarize
+from eotdl_tutorials.training.report import (
+    GAPS,
+    LESSON_GOALS,
+    directions,
+    gaps,
+    lesson_report,
+    summarize,
+)
 from eotdl_tutorials.training.settings import SETTINGS, TrainingSettings, settings
 from eotdl_tutorials.training.trainer import (
     ChannelsLast,
@@ -43,6 +50,7 @@ from eotdl_tutorials.training.trainer import (
 __all__ = [
     "EOTDL_EUROSAT",
     "EOTDL_EUROSAT_SOURCE",
+    "GAPS",
     "LESSON_GOALS",
     "METHODS",
     "METHOD_TITLES",
@@ -61,10 +69,11 @@ __all__ = [
     "evaluate_label_ratios",
     "fit",
     "fit_trained_budget",
-    "knn_accuracy",
+    "gaps",
+    "knn_correct",
     "label_subset",
     "lesson_report",
-    "linear_probe_accuracy",
+    "linear_probe_correct",
     "load_or_pretrain",
     "make_trainer",
     "model_dir_for",
@@ -76,6 +85,6 @@ __all__ = [
     "seed",
     "settings",
     "summarize",
-    "trained_accuracy",
+    "trained_correct",
     "training_steps",
 ]

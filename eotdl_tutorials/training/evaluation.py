@@ -7,7 +7,8 @@ Scene classification (EuroSAT's ten classes) of the held-out ("test") chips afte
 labels of 1 %, 10 % or 100 % of the training split. Methods (``METHODS``, the names the results
 file uses):
 
-- ``majority``: always the most frequent class of the training split (its prior);
+- ``majority``: always the most frequent class of the labelled draw (its prior; a class-balanced
+  draw ties every class, and the tie is broken by the draw's seed: about one in ten);
 - ``band_statistics``: logistic regression on each chip's per-band mean and standard deviation,
   the shortcut baseline: where it does well, a class needs no spatial structure;
 - ``scratch``: the encoder's architecture trained from random weights on the labels;
@@ -18,15 +19,29 @@ file uses):
 
 The protocol:
 
-- "1 %" is 1 % of the training labels, stratified by class; at least one label per class only
-  where 1 % gives fewer, and the table reports the real count;
+- "1 %" is 1 % of the training labels, drawn **class-balanced** (:func:`label_subset`): the same
+  count from every class, as EuroSAT was curated to 2,000-3,000 images per class, while the chip
+  store keeps every chip and the world's class imbalance; at least one label per class where
+  1 % gives fewer, and the table reports the real count. 100 % is every training label (the
+  world's imbalance). The test chips stay all of the test split (balancing them would drop most
+  of them to the rarest class's count and widen every interval; each method's accuracy is
+  therefore weighted by the world's class frequencies, as the majority row shows at 100 %);
 - every row (trained ones included) is a mean and standard deviation over the same seeded label
   draws (at least 5); at 100 % the draws differ only by the training seed;
 - trained rows (:mod:`.finetune`) get a budget in epochs (so it grows with the labels; fitted
   to the profile's time budget by :mod:`.budget`) and each its own learning rate; probes
   (:mod:`.probes`) get their regularisation chosen on the validation split;
 - splits are by spatial block (``tiling.store.SPLIT_BLOCK_M``), and cloudy or shadowed chips are
-  dropped when the store is cut (``tile(max_cloud_percent=...)``).
+  dropped when the store is cut (``tile(max_cloud_percent=...)``);
+- every method keeps the correctness of each test chip in each draw
+  (:attr:`FewLabelResult.correct`), so a gap between two methods has a 95 % interval
+  (:meth:`FewLabelResult.gap`): the per-chip difference, paired (same chip, same draw),
+  **averaged over the draws**, then bootstrapped over the test chips (``intervals.mean_gap``).
+  The draws are not resampled: the interval is the test chips' uncertainty around the mean of
+  these draws. Chips are drawn one by one, not by place: the ``ci`` test split holds two places,
+  where a block bootstrap has three distinct draws and no interval; chips of one place are
+  correlated, so the interval is narrower than a place-level one would be (the summary prints
+  from how many places the chips come).
 """
 
 from __future__ import annotations
@@ -41,15 +56,17 @@ import torch
 from tqdm.auto import tqdm
 
 from eotdl_tutorials.data import ChipDataset, ChipStore, resize_to
+from eotdl_tutorials.intervals import Interval, mean_gap
 from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.tiling import place_keys
 from eotdl_tutorials.training.budget import TrainedBudget, fit_trained_budget
 from eotdl_tutorials.training.eurosat import EOTDL_EUROSAT
-from eotdl_tutorials.training.finetune import trained_accuracy
+from eotdl_tutorials.training.finetune import trained_correct
 from eotdl_tutorials.training.probes import (
     band_statistics,
     embed,
-    knn_accuracy,
-    linear_probe_accuracy,
+    knn_correct,
+    linear_probe_correct,
     random_encoder,
 )
 from eotdl_tutorials.training.settings import settings
@@ -75,28 +92,35 @@ METHOD_TITLES = {
 
 
 def label_subset(labels: np.ndarray, ratio: float, random_seed: int = 0) -> np.ndarray:
-    """Positions of ``ratio`` of ``labels``, stratified by class and seeded.
+    """Positions of ``ratio`` of ``labels``, drawn class-balanced and seeded.
 
-    Draws ``round(ratio * len(labels))`` labels spread over the classes in proportion, with at
-    least one per class: where that share is smaller than the number of classes, one label per
-    class is drawn.
+    Draws ``round(ratio * len(labels))`` labels (at least one per class), the same count from
+    every class, up to one: a class with fewer labels than its share gives all it has and the
+    others share the rest. The classes that get the one extra label are drawn by the seed too,
+    so that no class is the draw's majority by construction.
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"label ratio must be in (0, 1], got {ratio}")
     codes, sizes = np.unique(labels, return_counts=True)
     target = max(round(ratio * labels.size), codes.size)
-    exact = target * sizes / labels.size
-    take = np.clip(np.floor(exact).astype(int), 1, sizes)
-    while take.sum() < target:  # the classes furthest below their share first
-        take[np.argmax(np.where(take < sizes, exact - take, -np.inf))] += 1
-    while take.sum() > target:  # the classes furthest above it (never below one)
-        take[np.argmax(np.where(take > 1, take - exact, -np.inf))] -= 1
+    levels = np.minimum(sizes[None, :], np.arange(sizes.max() + 1)[:, None]).sum(axis=1)
+    level = int(np.searchsorted(levels, target, side="right")) - 1  # the most per class that fits
+    take = np.minimum(sizes, level)
     rng = np.random.default_rng(random_seed)
+    room = np.flatnonzero(sizes > level)  # one more for as many of these as the total asks
+    take[rng.choice(room, size=target - take.sum(), replace=False)] += 1
     chosen = [
         rng.permutation(np.flatnonzero(labels == code))[:count]
         for code, count in zip(codes, take, strict=True)
     ]
     return np.sort(np.concatenate(chosen))
+
+
+def majority_class(labels: np.ndarray, random_seed: int = 0) -> int:
+    """The most frequent class of ``labels``; a tie is broken by the seed, not by class order."""
+    codes, counts = np.unique(labels, return_counts=True)
+    tied = codes[counts == counts.max()]
+    return int(np.random.default_rng(random_seed).choice(tied))
 
 
 @dataclass
@@ -109,8 +133,27 @@ class FewLabelResult:
     test_embeddings: dict[str, np.ndarray]
     test_labels: np.ndarray
     classes: tuple[str, ...]
+    #: Per (method, labels percent): whether each draw's model got each test chip right,
+    #: a boolean array (draws, test chips).
+    correct: dict[tuple[str, float], np.ndarray] = dataclasses.field(default_factory=dict)
+    #: The place (spatial block, ``tiling.place_keys``) of each test chip.
+    test_places: np.ndarray | None = None
     #: The trained rows' epochs and time budget (None without trained rows).
     trained_budget: TrainedBudget | None = None
+    #: The gaps computed so far (a bootstrap each), by (method, baseline, percent).
+    _gaps: dict[tuple[str, str, float], Interval] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def gap(self, method: str, baseline: str, percent: float) -> Interval:
+        """``method``'s accuracy minus ``baseline``'s at ``percent`` (points), with its 95 %
+        interval: the paired per-chip difference averaged over the draws, bootstrapped over the
+        test chips (see the module docstring)."""
+        key = (method, baseline, percent)
+        if key not in self._gaps:
+            a, b = (self.correct[m, percent].mean(axis=0) * 100 for m in (method, baseline))
+            self._gaps[key] = mean_gap(a, b)
+        return self._gaps[key]
 
     def embeddings(self, encoder: str = "ssl") -> tuple[np.ndarray, np.ndarray]:
         """Embeddings and labels of the training and test chips of ``encoder``, together."""
@@ -143,7 +186,8 @@ class FewLabelResult:
         return table
 
 
-def _row(method: str, ratio: float, labels: int, accuracies: list[float]) -> dict:
+def _row(method: str, ratio: float, labels: int, correct: np.ndarray) -> dict:
+    accuracies = correct.mean(axis=1)  # one per draw
     return {
         "method": method,
         "labels_percent": ratio * 100,
@@ -225,18 +269,17 @@ def evaluate_label_ratios(
         config = dataclasses.replace(
             config, finetune_epochs=budget.epochs, min_steps=budget.min_steps
         )
-    prior = int(np.bincount(train_y).argmax())
-    table = []
-    scored: dict[tuple[str, bytes], float] = {}
+    table, correct = [], {}
+    scored: dict[tuple[str, bytes], np.ndarray] = {}
     work = [(ratio, d) for ratio in ratios for d in range(draws)]
     bar = tqdm(total=len(work), desc="label draws", disable=not progress)
     for ratio in ratios:
-        accuracies: dict[str, list[float]] = {m: [] for m in METHODS}
+        accuracies: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
         labels = 0
         for d in range(draws):
             sub = label_subset(train_y, ratio, random_seed + d)
             labels = sub.size
-            accuracies["majority"].append(float(np.mean(test_y == prior)))
+            accuracies["majority"].append(test_y == majority_class(train_y[sub], random_seed + d))
             key = sub.tobytes()  # the probes are deterministic: a repeated subset (100 %)
             for method, name in (  # is scored once
                 ("band_statistics", "bands"),
@@ -245,7 +288,7 @@ def evaluate_label_ratios(
             ):
                 x = features[name]
                 if (method, key) not in scored:
-                    scored[method, key] = linear_probe_accuracy(
+                    scored[method, key] = linear_probe_correct(
                         x["train"][sub],
                         train_y[sub],
                         x["test"],
@@ -256,7 +299,7 @@ def evaluate_label_ratios(
                 accuracies[method].append(scored[method, key])
             x = features["ssl"]
             if ("ssl_knn", key) not in scored:
-                scored["ssl_knn", key] = knn_accuracy(
+                scored["ssl_knn", key] = knn_correct(
                     x["train"][sub], train_y[sub], x["test"], test_y, config.knn_k
                 )
             accuracies["ssl_knn"].append(scored["ssl_knn", key])
@@ -268,7 +311,7 @@ def evaluate_label_ratios(
                     ("ssl_finetune", encoder, config.finetune_lr),
                 ):
                     accuracies[method].append(
-                        trained_accuracy(
+                        trained_correct(
                             start,
                             images,
                             targets,
@@ -283,7 +326,10 @@ def evaluate_label_ratios(
                         )
                     )
             bar.update()
-        table += [_row(m, ratio, labels, a) for m, a in accuracies.items() if a]
+        for method, rows in accuracies.items():
+            if rows:
+                correct[method, ratio * 100] = np.stack(rows)
+                table.append(_row(method, ratio, labels, correct[method, ratio * 100]))
     bar.close()
     return FewLabelResult(
         pd.DataFrame(table),
@@ -292,5 +338,7 @@ def evaluate_label_ratios(
         {name: features[name]["test"] for name in encoders},
         test_y,
         chips.classes,
+        correct,
+        place_keys(chips.index.iloc[rows_of["test"]]).to_numpy(),
         budget,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -87,7 +88,7 @@ def training_steps(labels: int, epochs: int, config: TrainingSettings) -> int:
     return max(epochs * math.ceil(labels / min(config.batch_size, labels)), config.min_steps)
 
 
-def trained_accuracy(
+def trained_correct(
     encoder: SensorEncoder,
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -99,8 +100,9 @@ def trained_accuracy(
     config: TrainingSettings,
     random_seed: int = 0,
     accelerator: str = "auto",
-) -> float:
-    """Test accuracy of ``encoder`` + a new linear head, every weight trained on the labels.
+) -> np.ndarray:
+    """Whether ``encoder`` + a new linear head, every weight trained on the labels, classifies
+    each test chip right (a boolean per chip).
 
     AdamW with a warm-up cosine schedule for ``epochs`` passes over the labelled chips (at
     least ``config.min_steps`` steps), random crops, flips and rotations as in pre-training;
@@ -114,10 +116,9 @@ def trained_accuracy(
         model, crop_augment(encoder), images, labels, steps, lr, config, random_seed, device
     )
     model.eval()
-    correct = 0
+    predicted = []
     with torch.no_grad(), torch.autocast(device, torch.bfloat16, enabled=device == "cuda"):
         for start in range(0, len(test_labels), 256):
             batch = resize_to(test_images[start : start + 256].to(device), encoder.input_size)
-            predicted = model(batch).argmax(1).cpu()
-            correct += int((predicted == test_labels[start : start + 256]).sum())
-    return correct / len(test_labels)
+            predicted.append(model(batch).argmax(1).cpu())
+    return (torch.cat(predicted) == test_labels).numpy()

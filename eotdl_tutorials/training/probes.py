@@ -1,5 +1,5 @@
 """Frozen features and the probes scored on them: embeddings, band statistics, random weights,
-logistic regression and k-NN."""
+logistic regression and k-NN, each scored as the correctness of every test chip."""
 
 from __future__ import annotations
 
@@ -54,15 +54,16 @@ def random_encoder(like: SensorEncoder, random_seed: int = 0) -> SensorEncoder:
         return SensorEncoder.from_config(like.config()).eval()
 
 
-def linear_probe_accuracy(
+def linear_probe_correct(
     train_x: np.ndarray,
     train_y: np.ndarray,
     test_x: np.ndarray,
     test_y: np.ndarray,
     unlabelled_x: np.ndarray | None = None,
     val: tuple[np.ndarray, np.ndarray] | None = None,
-) -> float:
-    """Accuracy of a logistic regression on standardised features.
+) -> np.ndarray:
+    """Whether a logistic regression on standardised features classifies each test chip right
+    (a boolean per chip: its mean is the accuracy).
 
     The standardisation is fitted on ``unlabelled_x`` when given (e.g. the whole training split:
     no labels needed), else on ``train_x``. With ``val`` (features, labels) the inverse
@@ -80,16 +81,16 @@ def linear_probe_accuracy(
         val_x = scaler.transform(val[0])
         fitted = [probe(c) for c in PROBE_C]
         best = max(fitted, key=lambda p: p.score(val_x, val[1]))  # ties: the strongest penalty
-    return float(best.score(scaler.transform(test_x), test_y))
+    return best.predict(scaler.transform(test_x)) == test_y
 
 
-def knn_accuracy(
+def knn_correct(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, k: int = 5
-) -> float:
-    """Accuracy of a cosine-distance k-nearest-neighbour vote.
+) -> np.ndarray:
+    """Whether a cosine-distance k-nearest-neighbour vote classifies each test chip right.
 
     ``k`` is capped by the smallest class count, so one label per class means 1-NN.
     """
     k = max(1, min(k, int(np.bincount(train_y)[np.unique(train_y)].min())))
     knn = KNeighborsClassifier(n_neighbors=k, metric="cosine")
-    return float(knn.fit(train_x, train_y).score(test_x, test_y))
+    return knn.fit(train_x, train_y).predict(test_x) == test_y
