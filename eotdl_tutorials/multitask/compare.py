@@ -62,7 +62,7 @@ class Comparison:
         drawn together."""
         first, second = self.counts[a], self.counts[b]
         return bootstrap(
-            lambda rows: 100 * (first.scores(rows)[key] - second.scores(rows)[key]),
+            lambda rows: 100 * (first.score(rows, key) - second.score(rows, key)),
             len(self.places),
             self.places,
         )

@@ -131,24 +131,30 @@ class TileCounts:
     confusion: np.ndarray | None
     decisions: np.ndarray
 
-    def scores(self, rows: np.ndarray) -> dict[str, float]:
-        """``f1``, ``accuracy`` and ``miou`` of the tiles ``rows`` (repeats count again), as
-        :func:`score` computes them on the whole set: micro-averaged F1 and accuracy, and the
-        IoU of each class from the summed confusion (pixels without a label left out; a class
-        neither true nor predicted is NaN and left out of the mean)."""
-        tp, fp, fn, tn = self.decisions[rows].sum(0)
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-        row = {"f1": float(f1), "accuracy": float((tp + tn) / (tp + fp + fn + tn))}
-        row["miou"] = float("nan")
-        if self.confusion is not None:
+    def score(self, rows: np.ndarray, key: str) -> float:
+        """``f1``, ``accuracy`` or ``miou`` of the tiles ``rows`` (repeats count again), as
+        :func:`score` computes it on the whole set: micro-averaged F1 and accuracy, and the IoU
+        of each class from the summed confusion (pixels without a label left out; a class
+        neither true nor predicted is NaN and left out of the mean; NaN without a mask)."""
+        if key == "miou":
+            if self.confusion is None:
+                return float("nan")
             confusion = self.confusion[rows].sum(0)
             confusion[0] = 0  # pixels without a label
             hits = np.diag(confusion)[1:]
             union = confusion.sum(1)[1:] + confusion.sum(0)[1:] - hits
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_class = np.where(union > 0, hits / union, np.nan)
-            row["miou"] = float(np.nanmean(per_class)) if np.isfinite(per_class).any() else np.nan
-        return row
+            present = union > 0
+            return float((hits[present] / union[present]).mean()) if present.any() else np.nan
+        tp, fp, fn, tn = self.decisions[rows].sum(0)
+        if key == "f1":
+            return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
+        if key == "accuracy":
+            return float((tp + tn) / (tp + fp + fn + tn))
+        raise ValueError(f"no score {key!r}: f1, accuracy or miou")
+
+    def scores(self, rows: np.ndarray) -> dict[str, float]:
+        """Every :meth:`score` of the tiles ``rows``."""
+        return {key: self.score(rows, key) for key in ("f1", "accuracy", "miou")}
 
 
 def tile_counts(predictions: Predictions, masks: np.ndarray, presence: np.ndarray) -> TileCounts:
