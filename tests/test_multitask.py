@@ -13,7 +13,10 @@ import torch
 from eotdl_tutorials.models import onnx_session, read_card
 from eotdl_tutorials.models.export import load_model
 from eotdl_tutorials.multitask import (
+    RANDOM_WEIGHTS,
     STRATEGIES,
+    ActiveLearningResult,
+    Comparison,
     LandCoverNet,
     LandCoverSet,
     acquire,
@@ -29,8 +32,10 @@ from eotdl_tutorials.multitask import (
     predict,
     run_active_learning,
     score,
+    strategy_gaps,
     train_model,
 )
+from eotdl_tutorials.multitask.evaluation import Predictions, tile_counts
 from eotdl_tutorials.multitask.models import SEGMENTATION
 
 CLASSES = ("water", "forest", "cropland")
@@ -199,15 +204,74 @@ def test_active_learning_loop_and_savings(landcover: LandCoverSet) -> None:
 
 
 def test_label_savings_interpolates() -> None:
-    curves = {
-        "random": [[10, 0.2, 0], [20, 0.3, 0], [30, 0.4, 0]],
-        "entropy": [[10, 0.2, 0], [20, 0.35, 0], [30, 0.45, 0]],
-        "margin": [[10, 0.2, 0], [20, 0.25, 0], [30, 0.3, 0]],
+    random = [[10, 0.2, 0], [20, 0.3, 0], [30, 0.4, 0]]
+    entropy = [[10, 0.2, 0], [20, 0.35, 0], [30, 0.45, 0]]
+    margin = [[10, 0.2, 0], [20, 0.25, 0], [30, 0.3, 0]]
+    assert labels_to_reach(entropy, 0.4) == pytest.approx(25)
+    assert labels_to_reach(margin, 0.4) is None
+    assert label_savings(entropy, random) == pytest.approx(1 - 25 / 30)
+    # never reached: counted as needing its last round's labels, so no saving
+    assert label_savings(margin, random) == pytest.approx(0.0)
+    # random already at its final value on its first point: it needs only that point
+    flat = [[8, 0.3, 0], [16, 0.25, 0]]
+    assert label_savings([[8, 0.3, 0], [16, 0.2, 0]], flat) == pytest.approx(0.0)
+    assert label_savings([[8, 0.1, 0], [16, 0.2, 0]], flat) == pytest.approx(1 - 16 / 8)
+
+
+def test_strategy_gaps_pair_the_seeds_and_say_when_a_gap_is_noise() -> None:
+    records = []
+    for run_seed, (lift, wobble) in enumerate([(0.05, 0.01), (0.06, -0.02), (0.04, 0.01)]):
+        for strategy, extra in (("random", 0.0), ("entropy", lift), ("margin", wobble)):
+            for labels, base in ((8, 0.2), (16, 0.3), (24, 0.4)):
+                miou = base + (extra if labels > 8 else 0.0) + 0.1 * run_seed
+                records.append((strategy, run_seed, labels // 8 - 1, labels, miou))
+    rounds = pd.DataFrame(records, columns=["strategy", "seed", "round", "labels", "miou"])
+    gaps = strategy_gaps(ActiveLearningResult(rounds, {}))
+    assert set(gaps) == {"entropy", "margin"}
+    assert set(gaps["margin"]) == {"label_savings", "minus_random_final_miou"}
+    # paired by seed: the seeds' common offset (0.1 per seed) does not widen the interval
+    final = gaps["entropy"]["minus_random_final_miou"]
+    assert final.estimate == pytest.approx(0.05)
+    assert final.verdict == "beyond noise" and 0.039 <= final.low <= final.high <= 0.061
+    assert gaps["margin"]["minus_random_final_miou"].verdict == "within noise"
+    # entropy reaches random's final mean IoU before the last round on every seed
+    assert gaps["entropy"]["label_savings"].low > 0
+
+
+def test_tile_counts_recompute_the_dataset_scores_of_any_draw() -> None:
+    rng = np.random.default_rng(0)
+    masks = rng.integers(0, 4, (6, 8, 8)).astype(np.uint8)
+    masks[0] = 1  # one tile with a single class, and no code 3 anywhere in the predictions
+    presence = (masks.reshape(6, -1)[:, :, None] == np.arange(1, 4)).any(1)
+    predicted = Predictions(
+        rng.random((6, 3)).astype(np.float32), rng.integers(1, 3, (6, 8, 8)).astype(np.uint8), 0
+    )
+    counts = tile_counts(predicted, masks, presence)
+    for rows in (np.arange(6), np.array([0, 0, 3, 5, 5, 5])):
+        expected = score(
+            Predictions(predicted.presence[rows], predicted.masks[rows], 0),
+            masks[rows], presence[rows], CLASSES,
+        )  # fmt: skip
+        got = counts.scores(rows)
+        assert got == pytest.approx({k: expected[k] for k in ("f1", "accuracy", "miou")})
+
+
+def test_comparison_gap_is_a_minus_b_in_points() -> None:
+    rng = np.random.default_rng(1)
+    masks = rng.integers(1, 4, (8, 8, 8)).astype(np.uint8)
+    presence = (masks.reshape(8, -1)[:, :, None] == np.arange(1, 4)).any(1)
+    perfect = Predictions(presence.astype(np.float32), masks, 0)
+    noisy = Predictions(presence.astype(np.float32), rng.integers(1, 4, masks.shape), 0)
+    counts = {
+        ("u-net", "random"): tile_counts(perfect, masks, presence),
+        ("u-net", RANDOM_WEIGHTS): tile_counts(noisy, masks, presence),
     }
-    assert labels_to_reach(curves["entropy"], 0.4) == pytest.approx(25)
-    assert labels_to_reach(curves["margin"], 0.4) is None
-    savings, best = label_savings(curves)
-    assert best == "entropy" and savings == pytest.approx(1 - 25 / 30)
-    # random already at its final value on its first point: nothing to save
-    flat = {"random": [[8, 0.3, 0], [16, 0.25, 0]], "bald": [[8, 0.3, 0], [16, 0.2, 0]]}
-    assert label_savings(flat) == (0.0, "random")
+    places = np.repeat(["a", "b", "c", "d"], 2)
+    comparison = Comparison(pd.DataFrame(), {}, counts, places)
+    gap = comparison.gap(("u-net", "random"), ("u-net", RANDOM_WEIGHTS), "miou")
+    expected = 100 * (1 - dataset_iou(noisy.masks, masks, 3)[0])
+    assert gap.estimate == pytest.approx(expected) and gap.verdict == "beyond noise"
+    reverse = comparison.gap(("u-net", RANDOM_WEIGHTS), ("u-net", "random"), "miou")
+    assert reverse.estimate == pytest.approx(-expected) and reverse.high < 0
+    same = comparison.gap(("u-net", "random"), ("u-net", "random"), "f1")
+    assert (same.low, same.high) == (0, 0) and same.verdict == "within noise"

@@ -24,6 +24,7 @@ from eotdl_tutorials.roads import (
     export_road_model,
     fit_index_threshold,
     fraction_labels,
+    iou_gap,
     load_road_model,
     nearest_labels,
     per_image_iou,
@@ -414,3 +415,19 @@ def test_the_unet_can_start_from_a_use_case_a_encoder(tmp_path: Path):
     assert not conv[:, 3].any()
     layer = "layer1.0.conv1.weight"
     assert torch.equal(model.unet.encoder.state_dict()[layer], encoder.backbone.state_dict()[layer])
+
+
+def test_iou_gap_recomputes_the_dataset_iou_of_each_draw():
+    rng = np.random.default_rng(0)
+    truth = rng.random((6, 16, 16)) < 0.1
+    good = truth.copy()
+    good[:, 0] = True  # a row of false roads on every image
+    poor = rng.random((6, 16, 16)) < 0.1
+    gap = iou_gap(good, poor, truth, places=np.repeat(["a", "b", "c"], 2))
+    assert gap.estimate == pytest.approx(
+        dataset_scores(good, truth).iou - dataset_scores(poor, truth).iou
+    )
+    assert gap.verdict == "beyond noise" and gap.low > 0
+    assert iou_gap(poor, good, truth).high < 0  # A minus B: the sign follows the order
+    same = iou_gap(good, good, truth)
+    assert (same.estimate, same.low, same.high) == (0, 0, 0) and same.verdict == "within noise"

@@ -14,6 +14,7 @@ from eotdl_tutorials.multitask.active import (
     labels_to_reach,
     loop_test_rows,
     run_active_learning,
+    strategy_gaps,
 )
 from eotdl_tutorials.multitask.compare import (
     MODELS,
@@ -21,7 +22,8 @@ from eotdl_tutorials.multitask.compare import (
     Comparison,
     compare_models,
     exports_of,
-    multitask_gap,
+    floor_gaps,
+    model_gaps,
     results_rows,
 )
 from eotdl_tutorials.multitask.dataset import (
@@ -80,11 +82,13 @@ __all__ = [
     "publish_landcover_set",
     "save_landcover_set",
     "model_inputs",
-    "multitask_gap",
+    "model_gaps",
+    "floor_gaps",
     "multitask_settings",
     "predict",
     "results_rows",
     "run_active_learning",
+    "strategy_gaps",
     "score",
     "tile_files",
     "tile_mask",

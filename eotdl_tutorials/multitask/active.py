@@ -8,7 +8,8 @@ previous round's model (every strategy gets the same training, so only the tiles
 The heuristics are baal's: ``entropy`` and ``margin`` on the softmax of one deterministic
 pass, ``bald`` on MC-dropout samples (baal's ``patch_module`` keeps dropout on at inference),
 ``random`` as the reference; per-pixel scores are averaged over the tile
-(``reduction="mean"``).
+(``reduction="mean"``). :func:`strategy_gaps` gives each strategy's label savings and final
+mean IoU against random selection, averaged over seeds with their 95 % intervals.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ with warnings.catch_warnings():  # baal imports tqdm.autonotebook, which warns i
     from baal.bayesian.dropout import patch_module
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.intervals import Interval, mean_gap
 from eotdl_tutorials.multitask.dataset import LandCoverSet, Split
 from eotdl_tutorials.multitask.evaluation import dataset_iou, predict
 from eotdl_tutorials.multitask.inputs import model_inputs
@@ -130,18 +132,42 @@ def labels_to_reach(curve: Sequence[Sequence[float]], target: float) -> float | 
     return None
 
 
-def label_savings(curves: dict[str, list[list[float]]]) -> tuple[float, str]:
-    """The largest fraction of labels a strategy saves to reach random selection's final mean
-    IoU, and which strategy: ``1 - labels it needs / labels random needs`` (random needs its
-    first point at or above its own final value; 0 and "random" when no strategy does better)."""
-    target = curves["random"][-1][1]
-    baseline = labels_to_reach(curves["random"], target)
-    best, name = 0.0, "random"
-    for strategy, curve in curves.items():
-        needed = labels_to_reach(curve, target)
-        if strategy != "random" and needed is not None and 1 - needed / baseline > best:
-            best, name = 1 - needed / baseline, strategy
-    return float(best), name
+def label_savings(
+    curve: Sequence[Sequence[float]], random_curve: Sequence[Sequence[float]]
+) -> float:
+    """The fraction of labels ``curve`` saves to reach the mean IoU that ``random_curve`` has at
+    its last round: ``1 - labels it needs / labels random needs`` (random needs its first point
+    at or above its own final value). A curve that never reaches it counts as needing the labels
+    of its last round: the saving is then at most that (zero or negative)."""
+    target = random_curve[-1][1]
+    baseline = labels_to_reach(random_curve, target)
+    needed = labels_to_reach(curve, target)
+    return float(1 - (curve[-1][0] if needed is None else needed) / baseline)
+
+
+def strategy_gaps(result: ActiveLearningResult) -> dict[str, dict[str, Interval]]:
+    """Each strategy against random selection, seed by seed, then averaged over the seeds with
+    a 95 % interval (:func:`~eotdl_tutorials.intervals.mean_gap`, the seeds drawn again), by
+    strategy: ``label_savings`` (:func:`label_savings` of the seed's curves) and
+    ``minus_random_final_miou`` (the last round's mean IoU minus random's, paired by seed)."""
+    by_seed = {
+        key: rows.sort_values("labels")[["labels", "miou"]].assign(sd=0.0).to_numpy()
+        for key, rows in result.rounds.groupby(["strategy", "seed"])
+    }
+    seeds = sorted({run_seed for _, run_seed in by_seed})
+    return {
+        name: {
+            "label_savings": mean_gap(
+                [label_savings(by_seed[name, s], by_seed["random", s]) for s in seeds]
+            ),
+            "minus_random_final_miou": mean_gap(
+                [by_seed[name, s][-1][1] for s in seeds],
+                [by_seed["random", s][-1][1] for s in seeds],
+            ),
+        }
+        for name in result.rounds["strategy"].unique()
+        if name != "random"
+    }
 
 
 def loop_test_rows(split: Split, config: MultitaskSettings) -> np.ndarray:

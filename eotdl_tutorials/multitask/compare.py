@@ -3,7 +3,8 @@
 :func:`compare_models` trains the classifier, the U-Net and the multi-task model on the same
 labelled tiles, from random weights and (when given) from use case A's Barlow Twins encoder of
 the 1 m sensor, and scores them on the test split next to the floors: the majority class and
-each model with random weights.
+each model with random weights. :meth:`Comparison.gap` gives any two rows' difference on one
+score, A minus B in points, with its 95 % interval over the test tiles (whole places drawn).
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.intervals import Interval, bootstrap
 from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.multitask.dataset import LandCoverSet, Split
-from eotdl_tutorials.multitask.evaluation import majority_row, predict, score, table
+from eotdl_tutorials.multitask.evaluation import (
+    Predictions,
+    TileCounts,
+    majority_guess,
+    predict,
+    score,
+    table,
+    tile_counts,
+)
 from eotdl_tutorials.multitask.export import export_name
 from eotdl_tutorials.multitask.inputs import model_inputs
 from eotdl_tutorials.multitask.models import CLASSIFICATION, SEGMENTATION
 from eotdl_tutorials.multitask.settings import MultitaskSettings
 from eotdl_tutorials.multitask.training import TrainedModel, new_model, train_model
+from eotdl_tutorials.tiling import place_keys
 from eotdl_tutorials.training import seed
 
 #: The three models of the comparison and their heads.
@@ -35,11 +46,26 @@ RANDOM_WEIGHTS = "random weights (untrained)"
 
 @dataclass
 class Comparison:
-    """The table (one row per model and initialisation) and the trained models by
-    ``(model, init)``."""
+    """The table (one row per model and initialisation), the trained models by
+    ``(model, init)``, each scored row's :class:`TileCounts` on the test tiles by ``(model,
+    init)`` and the test tiles' places (what a bootstrap draws whole)."""
 
     table: pd.DataFrame
     models: dict[tuple[str, str], TrainedModel]
+    counts: dict[tuple[str, str], TileCounts]
+    places: np.ndarray
+
+    def gap(self, a: tuple[str, str], b: tuple[str, str], key: str) -> Interval:
+        """Score ``key`` (``f1``, ``accuracy`` or ``miou``) of row ``a`` minus that of row ``b``
+        (each ``(model, init)``), in points (x100; positive: ``a`` is better), with its 95 %
+        interval: the dataset-level scores recomputed on each draw of test tiles, whole places
+        drawn together."""
+        first, second = self.counts[a], self.counts[b]
+        return bootstrap(
+            lambda rows: 100 * (first.score(rows, key) - second.score(rows, key)),
+            len(self.places),
+            self.places,
+        )
 
     def row(self, model: str, init: str) -> pd.Series:
         rows = self.table[(self.table["model"] == model) & (self.table["init"] == init)]
@@ -62,19 +88,19 @@ def compare_models(
     test_x = model_inputs(dataset, split.test)
     masks, presence = dataset.masks[split.test], dataset.presence[split.test]
     train = split.labelled
-    rows = [
-        {"model": "majority class", "init": "none", "params": 0}
-        | majority_row(
-            dataset.masks[train], dataset.presence[train], masks, presence, dataset.classes
-        )
-    ]
+    counts = {}
+
+    def scored(name: str, init: str, predictions: Predictions) -> dict[str, float]:
+        counts[(name, init)] = tile_counts(predictions, masks, presence)
+        return {"model": name, "init": init} | score(predictions, masks, presence, dataset.classes)
+
+    guess = majority_guess(dataset.masks[train], dataset.presence[train], masks, presence)
+    rows = [scored("majority class", "none", guess) | {"params": 0}]
     for name, tasks in MODELS.items():
         seed(random_seed)
         untrained = new_model(dataset, train, tasks, **config.model_kwargs())
-        scores = score(predict(untrained, test_x), masks, presence, dataset.classes)
-        rows.append(
-            {"model": name, "init": RANDOM_WEIGHTS, "params": untrained.parameter_count()} | scores
-        )
+        scores = scored(name, RANDOM_WEIGHTS, predict(untrained, test_x))
+        rows.append(scores | {"params": untrained.parameter_count()})
     inits = [None] + ([encoder] if encoder is not None else [])
     runs = [(name, tasks, init) for name, tasks in MODELS.items() for init in inits]
     models = {}
@@ -97,16 +123,15 @@ def compare_models(
         predictions = predict(trained.model, test_x)
         models[(name, trained.init)] = trained
         rows.append(
-            {
-                "model": name,
-                "init": trained.init,
+            scored(name, trained.init, predictions)
+            | {
                 "params": trained.model.parameter_count(),
                 "train_s": round(trained.seconds, 1),
                 "infer_ms_per_tile": round(1000 * predictions.seconds_per_tile, 2),
             }
-            | score(predictions, masks, presence, dataset.classes)
         )
-    return Comparison(table(rows), models)
+    places = place_keys(dataset.index.iloc[split.test]).to_numpy()
+    return Comparison(table(rows), models, counts, places)
 
 
 def exports_of(comparison: Comparison) -> dict[str, TrainedModel]:
@@ -119,15 +144,39 @@ def exports_of(comparison: Comparison) -> dict[str, TrainedModel]:
     }
 
 
-def multitask_gap(comparison: Comparison, init: str = "random") -> dict[str, float]:
-    """Points (x100) by which the multi-task model trails the best single-task model of the
-    same initialisation on each task (negative: the multi-task model is ahead)."""
-    best_f1 = comparison.row("classifier", init)["f1"]
-    best_miou = comparison.row("u-net", init)["miou"]
-    multi = comparison.row("multi-task", init)
+#: The scores each model is judged on (a classifier has no mask, a U-Net's F1 is read off it).
+SCORED = {"classifier": ("f1",), "u-net": ("miou",), "multi-task": ("f1", "miou")}
+
+
+def model_gaps(comparison: Comparison) -> dict[str, Interval]:
+    """The comparison's headline gaps, each named ``<A>_minus_<B>_<score>`` (points, A minus
+    B): the multi-task model against the single-task model of the same initialisation on that
+    model's task, and, when trained, the Barlow Twins encoder against random initial weights."""
+    inits = [init for init in ("random", "barlow-twins") if ("u-net", init) in comparison.counts]
+    gaps = {}
+    for init in inits:
+        for single, key in (("classifier", "f1"), ("u-net", "miou")):
+            gaps[f"multi-task_minus_{single}_{key}_{init}"] = comparison.gap(
+                ("multi-task", init), (single, init), key
+            )
+    if "barlow-twins" in inits:
+        for model, keys in SCORED.items():
+            for key in keys:
+                gaps[f"{model}_barlow-twins_minus_random_{key}"] = comparison.gap(
+                    (model, "barlow-twins"), (model, "random"), key
+                )
+    return gaps
+
+
+def floor_gaps(comparison: Comparison) -> dict[str, Interval]:
+    """Each trained model minus the same model with random weights (untrained) on its scores,
+    named ``<model>_<init>_minus_untrained_<score>`` (points)."""
     return {
-        "f1": float(100 * (best_f1 - multi["f1"])),
-        "miou": float(100 * (best_miou - multi["miou"])),
+        f"{model}_{init}_minus_untrained_{key}": comparison.gap(
+            (model, init), (model, RANDOM_WEIGHTS), key
+        )
+        for model, init in comparison.models
+        for key in SCORED[model]
     }
 
 

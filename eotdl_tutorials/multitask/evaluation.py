@@ -4,6 +4,9 @@ IoU is dataset-level: torchmetrics sums intersections and unions of each class o
 pixel before dividing (not a mean of per-image IoUs); the mean IoU averages the classes that
 occur in the test set or the predictions. Multi-label F1 and accuracy are micro-averaged over
 (tile, class) decisions; a segmentation-only model's presence is read from its mask.
+:class:`TileCounts` keeps, per test tile, the counts these scores are sums of (a pixel confusion
+matrix, the presence decisions' outcomes), so that a bootstrap recomputes the dataset-level
+scores of any draw of tiles without predicting again.
 """
 
 from __future__ import annotations
@@ -119,22 +122,74 @@ def score(
     return row
 
 
-def majority_row(
-    train_masks: np.ndarray,
-    train_presence: np.ndarray,
-    masks: np.ndarray,
-    presence: np.ndarray,
-    classes: Sequence[str],
-) -> dict[str, float]:
+@dataclass(frozen=True)
+class TileCounts:
+    """Per test tile, what the dataset-level scores sum: ``confusion`` (N, K, K) pixels by true
+    and predicted code (K = classes + 1, code 0 = no label; None without a mask) and
+    ``decisions`` (N, 4) the tile's (class) presence decisions as TP, FP, FN, TN."""
+
+    confusion: np.ndarray | None
+    decisions: np.ndarray
+
+    def score(self, rows: np.ndarray, key: str) -> float:
+        """``f1``, ``accuracy`` or ``miou`` of the tiles ``rows`` (repeats count again), as
+        :func:`score` computes it on the whole set: micro-averaged F1 and accuracy, and the IoU
+        of each class from the summed confusion (pixels without a label left out; a class
+        neither true nor predicted is NaN and left out of the mean; NaN without a mask)."""
+        if key == "miou":
+            if self.confusion is None:
+                return float("nan")
+            confusion = self.confusion[rows].sum(0)
+            confusion[0] = 0  # pixels without a label
+            hits = np.diag(confusion)[1:]
+            union = confusion.sum(1)[1:] + confusion.sum(0)[1:] - hits
+            present = union > 0
+            return float((hits[present] / union[present]).mean()) if present.any() else np.nan
+        tp, fp, fn, tn = self.decisions[rows].sum(0)
+        if key == "f1":
+            return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
+        if key == "accuracy":
+            return float((tp + tn) / (tp + fp + fn + tn))
+        raise ValueError(f"no score {key!r}: f1, accuracy or miou")
+
+    def scores(self, rows: np.ndarray) -> dict[str, float]:
+        """Every :meth:`score` of the tiles ``rows``."""
+        return {key: self.score(rows, key) for key in ("f1", "accuracy", "miou")}
+
+
+def tile_counts(predictions: Predictions, masks: np.ndarray, presence: np.ndarray) -> TileCounts:
+    """The :class:`TileCounts` of ``predictions`` on the test tiles' ``masks`` and ``presence``."""
+    predicted = predictions.presence >= PRESENCE_THRESHOLD
+    truth = presence.astype(bool)
+    decisions = np.stack(
+        [
+            (predicted & truth).sum(1),
+            (predicted & ~truth).sum(1),
+            (~predicted & truth).sum(1),
+            (~predicted & ~truth).sum(1),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    confusion = None
+    if predictions.masks is not None:
+        codes = presence.shape[1] + 1
+        tile = np.arange(len(masks)).reshape(-1, *([1] * (masks.ndim - 1)))
+        flat = (tile * codes + masks.astype(np.int64)) * codes + predictions.masks
+        confusion = np.bincount(flat.ravel(), minlength=len(masks) * codes * codes)
+        confusion = confusion.reshape(len(masks), codes, codes)
+    return TileCounts(confusion, decisions)
+
+
+def majority_guess(
+    train_masks: np.ndarray, train_presence: np.ndarray, masks: np.ndarray, presence: np.ndarray
+) -> Predictions:
     """The floor: every pixel the most common training class, and every class present in more
     than half of the training tiles."""
-    counts = np.bincount(train_masks.ravel(), minlength=len(classes) + 1)
+    counts = np.bincount(train_masks.ravel(), minlength=train_presence.shape[1] + 1)
     counts[0] = 0
     guess_mask = np.full_like(masks, counts.argmax())
     guess_presence = np.broadcast_to(train_presence.mean(axis=0) > 0.5, presence.shape)
-    return score(
-        Predictions(guess_presence.astype(np.float32), guess_mask, 0.0), masks, presence, classes
-    )
+    return Predictions(guess_presence.astype(np.float32), guess_mask, 0.0)
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
