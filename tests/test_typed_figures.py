@@ -1,8 +1,9 @@
-"""No hand-typed measured figure in the README and the book's pages.
+"""No hand-typed measured figure in the README, the book's pages and the notebooks' text.
 
-A measured figure in ``README.md`` or ``book/*.md`` is either generated (the book's build writes
-it from the results files and the data folder: ``eotdl_tutorials.book``, included with
-``{include}`` or shown on the Results page, so the page's source holds no digit of it), or a cited
+A measured figure in ``README.md``, ``book/*.md`` or a notebook's Markdown cells is either
+computed (printed by a notebook's code in the run; for pages, written by the book's build from the
+results files and the data folder: ``eotdl_tutorials.book``, included with ``{include}`` or shown
+on the Results page, so the page's source holds no digit of it), or a cited
 fact (a published figure whose source is named in the same paragraph, list item or table row), or
 a setting (a parameter, a limit, a version, a year), allowed by an entry of :data:`ALLOWED` that
 says why.
@@ -27,9 +28,12 @@ import pytest
 from eotdl_tutorials.book import DISK_PAGE, RESULTS_PAGE, disk_page, size_text
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The pages checked: the README and the book's own Markdown pages (not the generated ones).
-PAGES = [ROOT / "README.md"] + sorted(
-    path for path in (ROOT / "book").glob("*.md") if path.name != RESULTS_PAGE
+#: The pages checked: the README, the book's own Markdown pages (not the generated ones) and the
+#: notebooks (their Markdown cells: what they print is computed in the run).
+PAGES = (
+    [ROOT / "README.md"]
+    + sorted(path for path in (ROOT / "book").glob("*.md") if path.name != RESULTS_PAGE)
+    + sorted((ROOT / "notebooks").glob("*.ipynb"))
 )
 
 #: What follows a measured figure: units of time, size, share and signal, and counted things.
@@ -61,11 +65,28 @@ ALLOWED: list[tuple[str, str]] = [
     (r"under 500 MB", "the ci world's size limit (`world build --help` states it)"),
     (r"trains at most 8 min|A2: 8 min", "A2's time budget, a parameter (`train_minutes`)"),
     (r"A3's trained rows 7 min|A3: 7 min", "A3's time budget, a parameter (`trained_minutes`)"),
-    (r"1 %, 10 % and 100 %", "A3's label ratios, EuroSAT's protocol as EOTDL ran it"),
+    (r"1 %, 10 % (?:and|or) 100 %", "A3's label ratios, EuroSAT's protocol as EOTDL ran it"),
+    (
+        r"\bat 1 %|1 % really is 1 %|\(1 % of the training split, or one per class where 1 % is",
+        "A3's smallest label ratio, a setting",
+    ),
+    (r"\*\*time budget\*\*: 8 min", "A2's time budget, a parameter (`train_minutes`)"),
+    (r"\*\*time budget\*\* \(7 min\)", "A3's time budget, a parameter (`trained_minutes`)"),
+    (r"within a 20 min budget", "an example value of A3's `trained_minutes` parameter"),
+    (r"on a 32-pixel chip", "the size of the chip store's Sentinel-2 chips, a setting"),
+    (r"saving 25 % of the labels", "C3's goal for the labels active learning saves, a setting"),
     (r"95 % interval", "the confidence level of every interval (eotdl_tutorials.intervals)"),
     (r"in 1 s slices", "the course engine's polling interval (batch.POLL_SLICE)"),
     (r"8 concurrent clients for 30 s", "`bench api`'s settings: clients and duration"),
 ]
+
+
+def page_text(page: Path) -> str:
+    """The Markdown of ``page``: the file, or a notebook's Markdown cells, blank-line separated."""
+    if page.suffix != ".ipynb":
+        return page.read_text()
+    cells = json.loads(page.read_text())["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 
 def strip_markup(text: str) -> str:
@@ -121,7 +142,7 @@ def typed_figures(
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_hand_typed_measured_figure(page: Path) -> None:
-    problems = typed_figures(page.read_text())
+    problems = typed_figures(page_text(page))
     assert not problems, (
         f"hand-typed measured figures in {page.relative_to(ROOT)}: generate them at build time "
         "(eotdl_tutorials.book), name their source in the same paragraph, or, for a setting, "
@@ -135,6 +156,20 @@ def test_no_hand_typed_measured_figure(page: Path) -> None:
 def test_a_hand_typed_figure_fails() -> None:
     page = "# A page\n\nThe `ci` chip store holds 134 footprints in 289 MB.\n"
     assert [figure for _, figure, _ in typed_figures(page)] == ["134 footprints", "289 MB"]
+
+
+def test_a_figure_typed_in_a_notebook_fails(tmp_path: Path) -> None:
+    """A notebook's Markdown is checked; its code and outputs (computed in the run) are not."""
+    cells = [
+        {
+            "cell_type": "markdown",
+            "source": ["# D2\n", "\n", "Roads are 3 to 8 % of the pixels.\n"],
+        },
+        {"cell_type": "code", "source": ["print('IoU 0.59 over 20 chips')"], "outputs": []},
+    ]
+    notebook = tmp_path / "D2.ipynb"
+    notebook.write_text(json.dumps({"cells": cells}))
+    assert [figure for _, figure, _ in typed_figures(page_text(notebook))] == ["8 %"]
 
 
 @pytest.mark.parametrize(
@@ -236,6 +271,6 @@ def test_an_allowed_pattern_covers_only_its_own_figure() -> None:
 
 def test_every_allowed_pattern_is_used() -> None:
     """An entry of ALLOWED that no page needs is dead: remove it with the figure it allowed."""
-    pages = [re.sub(r"\s+", " ", strip_markup(page.read_text())) for page in PAGES]
+    pages = [re.sub(r"\s+", " ", strip_markup(page_text(page))) for page in PAGES]
     unused = [p for p, _ in ALLOWED if not any(re.search(p, page) for page in pages)]
     assert not unused, f"patterns no page uses: {unused}"
