@@ -324,3 +324,35 @@ def test_pystac_client_searches_the_world_through_the_local_api(world):
         pages = list(search.pages())
     assert len(pages) == -(-len(expected) // 4)
     assert sorted(item.id for page in pages for item in page.items) == expected
+
+
+@pytest.mark.parametrize("profile", ["ci", "default"])
+def test_each_road_image_lies_inside_one_sentinel2_tile(profile, tmp_path):
+    """As a 1.5 km Massachusetts Roads image lies inside one real Sentinel-2 tile, every road
+    image of the world does, so each one can be matched; the default world holds out at least
+    10 of them (#29: enough test images to compare) and trains on at least 10."""
+    from eotdl_tutorials.roads.aerial import TEST_REGIONS
+    from eotdl_tutorials.world.plan import ROAD_TILE_MARGIN_M, plan_tasks
+
+    spec = world_profile(profile)
+    layouts = {r.name: region_layout(r, spec) for r in spec.regions}
+    roads = [
+        t for kind, t in plan_tasks(tmp_path, spec, 0, list(layouts.values())) if kind == "road"
+    ]
+    assert len(roads) == spec.road_images
+    for task in roads:
+        g = task["grid"]
+        left, top = g["x0"], g["y0"]
+        right, bottom = left + g["width"] * g["gsd"], top - g["height"] * g["gsd"]
+        holders = [
+            code
+            for code, tile in layouts[task["region"]].s2_tiles
+            if tile.bounds[0] + ROAD_TILE_MARGIN_M <= left
+            and tile.bounds[1] + ROAD_TILE_MARGIN_M <= bottom
+            and right <= tile.bounds[2] - ROAD_TILE_MARGIN_M
+            and top <= tile.bounds[3] - ROAD_TILE_MARGIN_M
+        ]
+        assert holders, f"{task['id']} lies across Sentinel-2 tiles"
+    if profile == "default":
+        held_out = sum(t["region"] in TEST_REGIONS for t in roads)
+        assert held_out >= 10 and len(roads) - held_out >= 10

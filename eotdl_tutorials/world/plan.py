@@ -18,6 +18,9 @@ from eotdl_tutorials.world.noise import _hash01
 from eotdl_tutorials.world.spec import TileGrid, WorldProfile
 
 ROAD_IMAGE_PX = 1500
+#: How far inside one Sentinel-2 tile a road image lies: the 10 m window the matcher cuts around
+#: it may reach a pixel beyond the image on each side.
+ROAD_TILE_MARGIN_M = 20.0
 
 
 def _day_moment(day: date, seed: int, *key: str | int) -> datetime:
@@ -161,6 +164,28 @@ def _plan_hr(profile: WorldProfile, seed: int, layout: RegionLayout, base: dict)
             )
 
 
+def _inside_one_tile(bounds: tuple[float, float, float, float], layout: RegionLayout) -> bool:
+    """Whether ``bounds`` lie inside one of the region's Sentinel-2 tiles (with the margin).
+
+    A Massachusetts Roads image (1.5 km) lies inside one real Sentinel-2 tile almost always:
+    the tiles are 109.8 km wide on a 100 km grid, so neighbours overlap by 9.8 km. The world's
+    tiles are a few kilometres wide, so a road image is drawn again until one tile holds it, as
+    the real ones are held.
+    """
+    left, bottom, right, top = bounds
+    m = ROAD_TILE_MARGIN_M
+    for _, tile in layout.s2_tiles:
+        t_left, t_bottom, t_right, t_top = tile.bounds
+        if (
+            t_left + m <= left
+            and t_bottom + m <= bottom
+            and right <= t_right - m
+            and top <= t_top - m
+        ):
+            return True
+    return False
+
+
 def _plan_roads(profile: WorldProfile, seed: int, layout: RegionLayout, base: dict) -> Iterator:
     region = layout.region
     count = profile.road_images // len(profile.regions) + (
@@ -170,9 +195,12 @@ def _plan_roads(profile: WorldProfile, seed: int, layout: RegionLayout, base: di
     rng = np.random.default_rng(_seed(seed, region.name, "roads"))
     side = ROAD_IMAGE_PX
     for i in range(count):
-        x0 = float(np.floor(rng.uniform(xmin, max(xmin, xmax - side))))
-        y0 = float(np.floor(rng.uniform(min(ymax, ymin + side), ymax)))
-        grid = TileGrid(region.epsg, x0, y0, 1.0, side, side)
+        while True:
+            x0 = float(np.floor(rng.uniform(xmin, max(xmin, xmax - side))))
+            y0 = float(np.floor(rng.uniform(min(ymax, ymin + side), ymax)))
+            grid = TileGrid(region.epsg, x0, y0, 1.0, side, side)
+            if _inside_one_tile(grid.bounds, layout):
+                break
         yield (
             "road",
             {

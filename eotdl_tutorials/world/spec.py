@@ -12,7 +12,7 @@ import numpy as np
 from eotdl_tutorials.facts.grids import utm_epsg, zone_name
 
 #: Bumped whenever the rendered bytes or the layout of a world change.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 WORLD_PROFILES = ("ci", "default", "large")
 
 
@@ -99,7 +99,7 @@ PROFILE_SPECS: dict[str, WorldProfile] = {
         s1_dates=_every(date(2022, 5, 4), date(2022, 12, 28), 6),
         hr_tiles_per_region=180,
         hr_dates_per_tile=2,
-        road_images=12,
+        road_images=39,
     ),
     "large": WorldProfile(
         name="large",
