@@ -1,7 +1,10 @@
-"""What ``make course`` reports as it runs: the progress lines, from given last run times (no
-clock), and the parameters it passes as papermill's command line would."""
+"""What ``make course`` reports: the progress lines as it runs, from given last run times (no
+clock), the parameters it passes as papermill's command line would, and each step's time and
+memory on the book's Results page."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,8 @@ from eotdl_tutorials.course.progress import (
     memory_text,
     progress_line,
 )
+from eotdl_tutorials.course.record import record_run, record_step
+from eotdl_tutorials.results import course_path
 
 
 @pytest.mark.parametrize(
@@ -49,3 +54,26 @@ def test_parameters_are_read_as_papermill_reads_them() -> None:
 
     values = ["3", "1.5", "True", "False", "None", "s2", "https://x/v1"]
     assert [parameter_value(v) for v in values] == [3, 1.5, True, False, None, "s2", "https://x/v1"]
+
+
+def fake_course(profile: str, seconds: dict[str, float]) -> None:
+    """A course results file of ``profile`` with steps of the given times."""
+    for name, value in seconds.items():
+        record_step(profile, name, {"seconds": value, "peak_memory_mib": value * 10})
+    disk = {"environment": ".venv", "environment_bytes": 7.9e9, "data_bytes": 4.1e8, "date": "d"}
+    record_run(profile, list(seconds), list(seconds), [], 1.0, False, None, disk)
+
+
+def test_the_results_page_shows_each_step_s_time_and_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eotdl_tutorials.book import results_page
+
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(tmp_path / "data"))
+    fake_course("default", {"world": 20, "A1": 100.5})
+    record_run("default", ["world", "A1"], ["A1"], ["world"], 1.0, False, None, None)
+    page = results_page(course_path("default").parent, tmp_path)
+    assert "## `make course` steps (`default`)" in page
+    assert "| `world` | 20.0 | 200 | unknown |" in page and page.count("| kept |") == 1
+    assert "| `A1` | 100.5 | 1005 | unknown |" in page and page.count("| ran |") == 1
+    assert "On disk after the run (d): `.venv` 7.9 GB and the data folder 410 MB." in page
