@@ -54,7 +54,7 @@ endif
 # Keep these flags in step with tests/test_notebooks.py, which builds the book the same way.
 BOOK_FLAGS := --config _config.yml --path-output book -W -n --keep-going
 
-.PHONY: help course test install postgis browser notebooks book
+.PHONY: help course test install postgis browser notebooks book plan-ahead
 
 help:
 	@echo "make course   install into .venv, build the sample world, execute the notebooks"
@@ -64,6 +64,8 @@ help:
 	@echo "make test     install into .venv (and PostGIS and chromium with apt-get), run every test"
 	@echo "make postgis  install PostGIS for the machine's PostgreSQL with apt if missing (the"
 	@echo "              pgstac STAC backend needs it; root only, else it says what to run)"
+	@echo "make plan-ahead  write book/measured/plan-ahead.md (time, memory, disk of the two"
+	@echo "              commands) from the last runs' results; commit it"
 
 course: book
 	@echo "The book: book/_build/html/index.html"
@@ -75,7 +77,8 @@ FREEZE := $(BIN)/python -m pip freeze --exclude-editable
 test: install postgis browser
 	@mkdir -p $(TEST_OUTPUT)
 	$(FREEZE) > $(TEST_OUTPUT)/pip-freeze.txt
-	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(BIN)/python -m pytest
+	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(COURSE) measure --name "make test" \
+		--json $(TEST_OUTPUT)/make-test.json -- $(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium through chromium-driver: installed with apt-get
 # when missing (as root), else a clear message.
@@ -118,3 +121,8 @@ notebooks: install
 book: notebooks
 	$(COURSE) book --profile $(PROFILE) $(FORCE_FLAG) -- $(BIN)/jupyter-book build book $(BOOK_FLAGS)
 	$(FREEZE) > book/_build/html/pip-freeze.txt
+
+# The plan-ahead page the README links to, from the results of the last make course (ci and
+# default, in $(DATA)) and make test (in $(TEST_OUTPUT)).
+plan-ahead: install
+	$(COURSE) plan-ahead --test-record $(TEST_OUTPUT)/make-test.json --out book/measured

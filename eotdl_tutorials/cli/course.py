@@ -1,4 +1,5 @@
-"""The course's commands (``make course`` calls them): ``course run`` and ``course book``."""
+"""The course's commands (``make course`` and ``make test`` call them): ``course run``,
+``course book``, ``course measure`` and ``course plan-ahead``."""
 
 from __future__ import annotations
 
@@ -51,8 +52,34 @@ def _book(args: argparse.Namespace) -> None:
         raise UserError(str(err)) from None
 
 
+def _measure(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.course.memory import run_measured
+    from eotdl_tutorials.course.progress import duration_text, memory_text
+    from eotdl_tutorials.course.record import write_measured
+
+    command = _command(args)
+    measured = run_measured(command)
+    figures = measured.figures() | {"returncode": measured.returncode}
+    path = write_measured(Path(args.json), args.name, command, figures)
+    print(
+        f"{args.name}: {duration_text(measured.seconds)}, peak memory "
+        f"{memory_text(measured.peak_memory_mib)}, exit status {measured.returncode} "
+        f"(written to {path})"
+    )
+    if measured.returncode:
+        raise SystemExit(measured.returncode)
+
+
+def _plan_ahead(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.course.plan import PAGE, write_plan
+
+    for note in write_plan(Path(args.out), Path(args.test_record)):
+        print(note)
+    print("written:", Path(args.out) / PAGE)
+
+
 def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands) -> None:
-    """``course run`` and ``course book``."""
+    """``course run``, ``course book``, ``course measure``, ``course plan-ahead``."""
     course = add_group(commands, "course", "make course's steps, each run only when needed")
     run = course.add_parser(
         "run",
@@ -90,3 +117,29 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
     book.add_argument("--config", default="_config.yml", help="default: _config.yml")
     book.add_argument("command", nargs=argparse.REMAINDER, help="-- the build command")
     book.set_defaults(run=_book)
+
+    measure = course.add_parser(
+        "measure",
+        help="run COMMAND and write its time and peak memory to a JSON file",
+        description="Run COMMAND, measure its wall time and the peak memory of its process "
+        "tree, write them to --json and exit with COMMAND's exit status.",
+    )
+    measure.add_argument("--json", required=True, help="where to write the figures")
+    measure.add_argument("--name", required=True, help="what was run, e.g. 'make test'")
+    measure.add_argument("command", nargs=argparse.REMAINDER, help="-- the command")
+    measure.set_defaults(run=_measure)
+
+    plan = course.add_parser(
+        "plan-ahead",
+        help="write the plan-ahead page from the last runs' results files",
+        description="Write plan-ahead.json and plan-ahead.md (time, peak memory and disk of "
+        "make course in ci and default and of make test) from the course results files in "
+        "$EOTDL_TUTORIALS_DATA/results and make test's record.",
+    )
+    plan.add_argument(
+        "--test-record",
+        default="test-output/make-test.json",
+        help="make test's record (default: test-output/make-test.json)",
+    )
+    plan.add_argument("--out", default="book/measured", help="default: book/measured")
+    plan.set_defaults(run=_plan_ahead)

@@ -10,5 +10,7 @@ The course sits on top of the pipeline, like the command line (``eotdl-tutorials
 - :mod:`~eotdl_tutorials.course.progress`: the lines a run prints;
 - :mod:`~eotdl_tutorials.course.record`: the course's results file, time and memory per step;
 - :mod:`~eotdl_tutorials.course.runner`: the world, the notebooks and the book, each run only
-  when something it depends on changed.
+  when something it depends on changed;
+- :mod:`~eotdl_tutorials.course.plan`: the plan-ahead page (time, memory, disk of the two
+  commands), generated from the last runs' results files.
 """

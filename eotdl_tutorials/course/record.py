@@ -119,3 +119,23 @@ def record_run(
             record["disk"] = disk
 
     return update_record(profile, change)
+
+
+def write_measured(path: Path, name: str, command: Sequence[str], figures: dict[str, Any]) -> Path:
+    """Write what a command (e.g. ``make test``'s pytest) took: its ``figures`` (``seconds``,
+    ``peak_memory_mib``, ``largest_process_mib``, ``returncode``), the environment's disk use,
+    the date, version and machine, atomically to ``path``."""
+    environment = Path(sys.prefix) if sys.prefix != sys.base_prefix else None
+    return write_json(
+        path,
+        {
+            "name": name,
+            "command": [Path(command[0]).name, *command[1:]] if command else [],
+            **figures,
+            "environment": environment.name if environment else None,
+            "environment_bytes": folder_bytes(environment) if environment else None,
+            "date": now(),
+            "version": __version__,
+            "machine": this_machine(),
+        },
+    )
