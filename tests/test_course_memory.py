@@ -80,3 +80,19 @@ def test_a_measured_command_gives_its_exit_status_and_peak() -> None:
     measured = run_measured([sys.executable, "-c", code])
     assert measured.returncode == 3
     assert measured.largest_process_mib is not None and measured.largest_process_mib >= 200
+
+
+def test_a_peak_between_samples_still_counts_for_the_tree() -> None:
+    """A process that held 200 MiB before the first sample: its VmHWM keeps it, and the tree's
+    peak is never below its largest process's."""
+    code = HOLD.format(mib=200).replace('print("ready"', 'del held\nprint("ready"')
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    with TreeSampler(child.pid) as sampler:
+        sampler.sample()
+    release(child)
+    assert sampler.peak_tree_bytes < 100 * 2**20  # freed before any sample
+    figures = sampler.figures()
+    assert figures["peak_memory_mib"] == figures["largest_process_mib"] >= 200

@@ -3,8 +3,9 @@
 A notebook's memory is its kernel's and its kernel's children's (DataLoader workers, process
 pools); a step run as a command is that command's tree. :class:`TreeSampler` reads the tree's
 resident sets every :data:`SAMPLE_SECONDS` in a thread and keeps two figures: the largest sum over
-the tree (what the machine had to hold at once, to one sample's precision) and the largest
-single process's own peak (its ``VmHWM``, which the kernel keeps exactly).
+the tree (what the machine had to hold at once, to one sample's precision; never below the
+next figure) and the largest single process's own peak (its ``VmHWM``, which the kernel keeps
+exactly).
 """
 
 from __future__ import annotations
@@ -98,12 +99,15 @@ class TreeSampler:
             self.sample()
 
     def figures(self) -> dict[str, float | None]:
-        """``peak_memory_mib`` (the tree's largest sum) and ``largest_process_mib``; None
-        where nothing could be read (no ``/proc``)."""
-        seen = self.peak_tree_bytes > 0
+        """``peak_memory_mib`` (the tree's largest sum, and at least its largest process's
+        peak, which a sample may have missed) and ``largest_process_mib``; None where nothing
+        could be read (no ``/proc``)."""
+        if not self.peak_tree_bytes:
+            return {"peak_memory_mib": None, "largest_process_mib": None}
+        tree = max(self.peak_tree_bytes, self.peak_process_bytes)
         return {
-            "peak_memory_mib": round(self.peak_tree_bytes / MIB, 1) if seen else None,
-            "largest_process_mib": round(self.peak_process_bytes / MIB, 1) if seen else None,
+            "peak_memory_mib": round(tree / MIB, 1),
+            "largest_process_mib": round(self.peak_process_bytes / MIB, 1),
         }
 
     def __enter__(self) -> TreeSampler:
