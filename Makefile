@@ -1,5 +1,6 @@
 # The course's single entry point (see README.md):
-#   make course   set up .venv, build the sample world, execute every notebook, build the book
+#   make course   set up .venv, build the sample world, execute the notebooks, build the book;
+#                 a step runs only when something it depends on changed (FORCE=1: every step)
 #   make test     set up .venv and Debian's chromium, run every test (what .ci/run calls)
 
 SHELL := /bin/bash
@@ -27,6 +28,12 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 PROFILE ?= default
 DATA ?= data
 export EOTDL_TUTORIALS_DATA := $(abspath $(DATA))
+# FORCE=1: run every notebook and build the book again, even where nothing they depend on changed.
+FORCE ?=
+FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force)
+# make course's steps (eotdl_tutorials/course): each runs only when something it depends on
+# changed, says why, and records its time and peak memory in $(DATA)/results/course-PROFILE.json.
+COURSE := $(BIN)/eotdl-tutorials course
 
 # PROFILE=full reads real catalogues, never the sample world: STAC_URL and EARTHVIEW_INDEX are
 # notebook A1's stac_url and earthview_index (A2 and A3 then use the chip store A1 writes),
@@ -43,20 +50,22 @@ PAPERMILL_PARAMS := -p stac_url $(STAC_URL) -p earthview_index $(EARTHVIEW_INDEX
 	-p label_source $(LABEL_SOURCE)
 endif
 
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-EXECUTED := $(NOTEBOOKS:notebooks/%=book/notebooks/%)
 # The toc is book/_toc.yml (the default); the HTML goes to book/_build/html.
 # Keep these flags in step with tests/test_notebooks.py, which builds the book the same way.
 BOOK_FLAGS := --config _config.yml --path-output book -W -n --keep-going
 
-.PHONY: help course test install postgis browser world notebooks book FORCE
+.PHONY: help course test install postgis browser notebooks book plan-ahead
 
 help:
 	@echo "make course   install into .venv, build the sample world, execute the notebooks"
-	@echo "              (PROFILE=$(PROFILE)) and build the book into book/_build/html"
+	@echo "              (PROFILE=$(PROFILE)) and build the book into book/_build/html; a second"
+	@echo "              run keeps every step whose inputs did not change and says why it runs"
+	@echo "              the others (FORCE=1: run every notebook and build the book again)"
 	@echo "make test     install into .venv (and PostGIS and chromium with apt-get), run every test"
 	@echo "make postgis  install PostGIS for the machine's PostgreSQL with apt if missing (the"
 	@echo "              pgstac STAC backend needs it; root only, else it says what to run)"
+	@echo "make plan-ahead  write book/measured/plan-ahead.md (time, memory, disk of the two"
+	@echo "              commands) from the last runs' results; commit it"
 
 course: book
 	@echo "The book: book/_build/html/index.html"
@@ -68,7 +77,8 @@ FREEZE := $(BIN)/python -m pip freeze --exclude-editable
 test: install postgis browser
 	@mkdir -p $(TEST_OUTPUT)
 	$(FREEZE) > $(TEST_OUTPUT)/pip-freeze.txt
-	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(BIN)/python -m pytest
+	EOTDL_TEST_OUTPUT=$(abspath $(TEST_OUTPUT)) $(COURSE) measure --name "make test" \
+		--json $(TEST_OUTPUT)/make-test.json -- $(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium through chromium-driver: installed with apt-get
 # when missing (as root), else a clear message.
@@ -99,23 +109,20 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 ($(KERNEL))"
 	touch $@
 
-# The full profile reads real catalogues: no sample world to build.
-world: install
-ifneq ($(PROFILE),full)
-	$(BIN)/eotdl-tutorials world build --profile $(PROFILE) --out $(DATA)/world-$(PROFILE)
-endif
+# The sample world (unless PROFILE=full, which reads real catalogues), then each notebook run
+# from notebooks/ (as in the tests) into book/notebooks/ through a temporary name, renamed when
+# done, with papermill's Python API and the engine eotdl (eotdl_tutorials/batch.py: papermill's
+# own, without its wait until the cell timeout when a kernel reply's wake-up is missed);
+# EOTDL_TUTORIALS_BATCH=1: long steps print one line instead of a progress bar.
+notebooks: install
+	$(COURSE) run --profile $(PROFILE) $(FORCE_FLAG) $(PAPERMILL_PARAMS)
 
-notebooks: world $(EXECUTED)
-
-# Each notebook runs from notebooks/ (as in the tests) into a temporary name, renamed when done;
-# EOTDL_TUTORIALS_BATCH=1: long steps print one line instead of a progress bar; the engine
-# eotdl (eotdl_tutorials/batch.py) is papermill's own, without its wait until the cell timeout
-# when a kernel reply's wake-up is missed.
-$(EXECUTED): book/notebooks/%.ipynb: notebooks/%.ipynb FORCE | world
-	@mkdir -p $(@D)
-	EOTDL_TUTORIALS_BATCH=1 $(BIN)/papermill $< $(@D)/.$*.running.ipynb --engine eotdl --cwd notebooks -k python3 -p profile $(PROFILE) $(PAPERMILL_PARAMS)
-	mv $(@D)/.$*.running.ipynb $@
-
+# Built again only when what it reads changed (pages, executed notebooks, results, package).
 book: notebooks
-	$(BIN)/jupyter-book build book $(BOOK_FLAGS)
+	$(COURSE) book --profile $(PROFILE) $(FORCE_FLAG) -- $(BIN)/jupyter-book build book $(BOOK_FLAGS)
 	$(FREEZE) > book/_build/html/pip-freeze.txt
+
+# The plan-ahead page the README links to, from the results of the last make course (ci and
+# default, in $(DATA)) and make test (in $(TEST_OUTPUT)).
+plan-ahead: install
+	$(COURSE) plan-ahead --test-record $(TEST_OUTPUT)/make-test.json --out book/measured

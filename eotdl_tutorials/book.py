@@ -3,7 +3,8 @@
 - ``results.md``: the Results page, from every results file and benchmark file in
   :func:`~eotdl_tutorials.results.results_dir` (tables of their figures, each ``<name>_ci95``
   beside its figure as ``+1.2 [-0.3, +2.5]``, bar charts comparing the profiles with the
-  intervals as error bars, and the machines they were measured on);
+  intervals as error bars, the time and peak memory of each ``make course`` step, and the
+  machines they were measured on);
 - ``_generated/use-cases.md``: the landing page's cards, one per ``use-case-*.md`` chapter, each
   with the first figure of that use case's first executed notebook;
 - ``_generated/disk.md``: what the Python environment, the sample worlds and the chip stores take
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from eotdl_tutorials.profiles import data_dir
-from eotdl_tutorials.results import RUN_KEYS, results_dir
+from eotdl_tutorials.results import COURSE_KEY, RUN_KEYS, results_dir
 
 #: Generated files, relative to the book's source folder (git ignores them).
 RESULTS_PAGE = "results.md"
@@ -165,6 +166,47 @@ def run_times(notebooks: Path) -> list[list[str]]:
     return rows
 
 
+def course_steps(record: dict[str, Any]) -> list[str]:
+    """The Results page's section of a ``make course`` results file: each step's time and peak
+    memory in its last run, whether the last ``make course`` ran or kept it, the disk use."""
+    last = record.get("last_run", {})
+    rows = []
+    for name, step in record["steps"].items():
+        status = (
+            "ran" if name in last.get("ran", []) else "kept" if name in last.get("kept", []) else ""
+        )
+        rows.append(
+            [
+                f"`{name}`",
+                f"{step['seconds']:.1f}",
+                *(
+                    "unknown" if step.get(key) is None else format_value(step[key])
+                    for key in ("peak_memory_mib", "largest_process_mib")
+                ),
+                str(step.get("date", "")),
+                status,
+            ]
+        )
+    lines = [
+        f"## `make course` steps (`{record[COURSE_KEY]}`)",
+        "",
+        "Each step's wall time and peak memory in its last run: the largest sum of the resident",
+        "memory of its processes (a notebook's kernel with its workers), sampled while it ran,",
+        "and the highest peak of one of them. A step the last `make course` kept shows the",
+        "figures of the run that made it.",
+        "",
+    ]
+    header = ["step", "seconds", "peak memory (MiB)", "largest process (MiB)", "measured", "last"]
+    lines += _table(header, rows)
+    disk = record.get("disk")
+    if disk:
+        sizes = [f"the data folder {size_text(disk['data_bytes'])}"]
+        if disk.get("environment_bytes") is not None:
+            sizes.insert(0, f"`{disk['environment']}` {size_text(disk['environment_bytes'])}")
+        lines += [f"On disk after the run ({disk['date']}): {' and '.join(sizes)}.", ""]
+    return lines
+
+
 def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
     """The Results page (MyST Markdown) for the results files in ``folder`` and the executed
     notebooks in ``notebooks`` (their run times); its figures are written into ``out``."""
@@ -176,9 +218,12 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
             raise ValueError(f"results file {path} cannot be read ({err}): delete it") from None
     by_notebook: dict[str, list[dict[str, Any]]] = defaultdict(list)
     benches: list[tuple[Path, dict[str, Any]]] = []
+    courses: list[dict[str, Any]] = []
     for path, record in records:
         if "benchmark" in record:
             benches.append((path, record))
+        elif COURSE_KEY in record and "steps" in record:
+            courses.append(record)
         elif "notebook" in record and "profile" in record:
             by_notebook[record["notebook"]].append(record)
 
@@ -202,6 +247,8 @@ def results_page(folder: Path, out: Path, notebooks: Path | None = None) -> str:
             "",
         ]
         lines += _table(["notebook", "profile", "seconds"], times)
+    for record in courses:
+        lines += course_steps(record)
     machines = sorted({machine_text(r.get("machine")) for _, r in records})
     if machines:
         lines += ["## Machines", ""]

@@ -3,7 +3,9 @@
 Each notebook ends by calling :func:`write_results`; the book's Results page reads the files
 back with :func:`read_results`, so no figure is ever typed by hand. A file is
 ``$EOTDL_TUTORIALS_DATA/results/<notebook>-<profile>.json``: the notebook's figures, plus the
-profile, the package version, the date and the machine it ran on.
+profile, the package version, the date and the machine it ran on. ``make course`` keeps the time
+and peak memory of each of its steps in ``course-<profile>.json`` (:func:`course_path`,
+written by :mod:`eotdl_tutorials.course.record`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from eotdl_tutorials import __version__
 from eotdl_tutorials.files import write_json
 from eotdl_tutorials.profiles import check_profile, data_dir
 
+#: The key that marks ``make course``'s results file (:func:`course_path`); its value is the
+#: profile.
+COURSE_KEY = "course"
 #: Keys that every results file carries beside the notebook's own figures.
 RUN_KEYS = ("notebook", "profile", "version", "date", "machine")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -36,6 +41,11 @@ def results_path(notebook: str, profile: str) -> Path:
     if not _NAME.match(name):
         raise ValueError(f"not a notebook name: {notebook!r} (letters, digits, '_', '-', '.')")
     return results_dir() / f"{name}-{check_profile(profile)}.json"
+
+
+def course_path(profile: str) -> Path:
+    """The file where ``make course`` in ``profile`` keeps each step's time and peak memory."""
+    return results_dir() / f"course-{check_profile(profile)}.json"
 
 
 def machine() -> dict[str, Any]:

@@ -28,7 +28,9 @@ def test_help_lists_the_subcommands() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: eotdl-tutorials")
     listed = re.findall(r"^ {4}(\S+)", result.stdout, re.MULTILINE)
-    assert listed == ["world", "stac", "bench", "match", "tile", "superres", "serve", "roads"]
+    assert listed == [
+        "world", "stac", "bench", "match", "tile", "superres", "serve", "roads", "course"
+    ]  # fmt: skip
     listed = re.findall(r"^ {4}(\S+)", run_cli("bench", "--help").stdout, re.MULTILINE)
     assert listed == ["training", "encoder", "matching", "tiling", "superres", "api"]
 
@@ -42,7 +44,9 @@ def test_every_stage_registers_its_commands_and_imports_no_stage() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    stages = ("world", "stac", "training", "matching", "tiling", "superres", "serving", "roads")
+    stages = (
+        "world", "stac", "training", "matching", "tiling", "superres", "serving", "roads", "course"
+    )  # fmt: skip
     assert set(result.stdout.split()) == {
         "eotdl_tutorials",
         "eotdl_tutorials.profiles",

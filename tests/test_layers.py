@@ -4,7 +4,7 @@ Every import of every module of ``eotdl_tutorials/`` (lazy ones inside functions
 with ``ast`` and checked against :data:`STAGES`, the pipeline's order, and :data:`BASE`, the
 helpers below every stage. A stage's ``figures`` modules follow their stage's rule;
 ``display`` (the display helpers the figures share) comes right after ``facts``; the command
-line (:data:`TOP`) may import anything.
+line and the course runner (:data:`TOP`) may import anything.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ STAGES: dict[str, tuple[str, ...]] = {
 BASE = frozenset(
     {"", "files", "processes", "profiles", "publish", "results", "intervals", "book", "batch"}
 )
-#: Above every stage: the command line, one subcommand per stage.
-TOP = frozenset({"cli"})
+#: Above every stage: the command line, one subcommand per stage, and ``make course``'s runner.
+TOP = frozenset({"cli", "course"})
 
 
 def before(stage: str) -> set[str]:

@@ -12,11 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 
 from eotdl_tutorials import __version__
-from eotdl_tutorials.cli import matching, roads, serving, stac, superres, tiling, training, world
+from eotdl_tutorials.cli import (
+    course,
+    matching,
+    roads,
+    serving,
+    stac,
+    superres,
+    tiling,
+    training,
+    world,
+)
 from eotdl_tutorials.cli.common import BenchCommands, UserError
 
 #: The stages whose commands the command line has, in the order ``--help`` lists them.
-STAGES = (world, stac, training, matching, tiling, superres, serving, roads)
+STAGES = (world, stac, training, matching, tiling, superres, serving, roads, course)
 
 
 def build_parser() -> argparse.ArgumentParser:
