@@ -1,4 +1,5 @@
-"""Shared fixtures: the project's folders, the real reference data and the ci sample world.
+"""Shared fixtures: the project's folders, the real reference data, the ci sample world and the
+stand-in for the real services written from it.
 
 At import, before any test runs, ``$EOTDL_TUTORIALS_DATA`` points at a fresh temporary folder
 for the whole session, so tests never touch a learner's data, and the notebooks the tests execute
@@ -21,6 +22,7 @@ from eotdl_tutorials import data_dir
 
 if TYPE_CHECKING:
     from eotdl_tutorials.stac import LocalStacApi
+    from eotdl_tutorials.world.stand_in import StandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REALDATA_DIR = PROJECT_ROOT.parent / "shared" / "realdata"
@@ -81,6 +83,31 @@ def pgstac_api(ci_world: Path) -> Iterator[LocalStacApi]:
         SESSION_DATA.chmod(0o711)
     with LocalStacApi(ci_world, backend="pgstac") as api:
         yield api
+
+
+@pytest.fixture(scope="session")
+def stand_in(ci_world: Path, tmp_path_factory: pytest.TempPathFactory) -> StandIn:
+    """The stand-in for the real services, written from the ci world by the command line
+    (``eotdl-tutorials world stand-in``) once per session, outside the data folder."""
+    from eotdl_tutorials.cli import main
+    from eotdl_tutorials.world.stand_in import open_stand_in
+
+    out = tmp_path_factory.mktemp("stand-in")
+    assert main(["world", "stand-in", "--out", str(out), "--world", str(ci_world), "--quiet"]) == 0
+    return open_stand_in(out)
+
+
+@pytest.fixture(scope="session")
+def stand_in_api(stand_in: StandIn) -> Iterator[str]:
+    """The URL of the stand-in's STAC API (``rustac serve`` on 127.0.0.1), stopped at the end
+    of the session."""
+    from eotdl_tutorials.stac import start_stand_in_api
+
+    api = start_stand_in_api(stand_in.root)
+    try:
+        yield api.url
+    finally:
+        api.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,10 @@ clear message naming the parameter to set; a real store gets labels from a land-
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -88,6 +91,26 @@ def test_labels_from_a_land_cover_raster(unlabelled_store, tmp_path):
     assert chips.meta["labels"]["source"] == str(raster)
 
 
+def test_labels_from_land_cover_tiles(unlabelled_store, tmp_path):
+    """Two tiles (west: forest, east: water) label the store as one raster holding both."""
+    pixel = SIDE / 10
+    tiles = []
+    for k, code in enumerate((10, 80)):  # each tile two columns of footprints wide
+        tiles.append(tmp_path / f"tile-{k}.tif")
+        with rasterio.open(
+            tiles[-1], "w", driver="GTiff", width=2 * 10, height=COLS * 10, count=1,
+            dtype="uint8", crs="EPSG:4326", nodata=0,
+            transform=from_origin(5.5 + 2 * k * SIDE, 45 + COLS * SIDE, pixel, pixel),
+        ) as dst:  # fmt: skip
+            dst.write(np.full((1, COLS * 10, 2 * 10), code, np.uint8))
+    assert label_store_from_raster(unlabelled_store, tiles, progress=False) == COLS * COLS
+    chips = ChipStore(unlabelled_store)
+    column = np.arange(COLS * COLS) % COLS
+    expected = np.where(column < 2, chips.classes.index("Forest"), chips.classes.index("SeaLake"))
+    assert chips.labels.tolist() == expected.tolist()
+    assert chips.meta["labels"]["source"] == "; ".join(str(t) for t in tiles)
+
+
 def test_labels_naming_no_class_of_the_store_are_refused(unlabelled_store, tmp_path):
     with pytest.raises(ValueError, match="not classes of the store"):
         label_store_from_raster(unlabelled_store, tmp_path / "x.tif", {10: "tundra"})
@@ -134,7 +157,28 @@ FULL_WITHOUT_DATA = {
     "A1_multisensor_dataset": "set stac_url and earthview_index",
     "A2_barlow_twins_pretraining": "-p stac_url URL -p earthview_index PATH",
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
+    "D1_road_dataset": "set aerial_dir and stac_url",
+    "D2_road_segmentation": "run D1 first with -p profile full -p aerial_dir FOLDER",
 }
+#: The most seconds a notebook may take to stop for want of real data (kernel start included).
+STOP_SECONDS = 30
+
+
+def _run(project_root: Path, name: str, out: Path, parameters: dict) -> float:
+    """Execute notebook ``name`` with ``parameters`` as ``make course`` does; its seconds."""
+    import papermill
+
+    started = time.perf_counter()
+    papermill.execute_notebook(
+        str(project_root / "notebooks" / f"{name}.ipynb"),
+        str(out / f"{name}.ipynb"),
+        parameters=parameters,
+        cwd=str(project_root / "notebooks"),
+        kernel_name="python3",
+        engine_name="eotdl",
+        progress_bar=False,
+    )
+    return time.perf_counter() - started
 
 
 @pytest.mark.notebooks
@@ -144,16 +188,51 @@ def test_notebooks_in_full_profile_stop_without_real_data(
 ):
     import papermill
 
-    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(tmp_path / "data"))
+    data = tmp_path / "data"
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
+    started = time.perf_counter()
     with pytest.raises(papermill.PapermillExecutionError) as failed:
-        papermill.execute_notebook(
-            str(project_root / "notebooks" / f"{name}.ipynb"),
-            str(tmp_path / f"{name}.ipynb"),
-            parameters={"profile": "full"},
-            cwd=str(project_root / "notebooks"),
-            kernel_name="python3",
-            engine_name="eotdl",
-            progress_bar=False,
-        )
+        _run(project_root, name, tmp_path, {"profile": "full"})
     assert FULL_WITHOUT_DATA[name] in failed.value.evalue
-    assert not (tmp_path / "data" / "world-default").exists()  # no sample world built
+    assert time.perf_counter() - started < STOP_SECONDS
+    assert not data.exists() or not any(data.iterdir())  # nothing written, no sample world
+
+
+#: Small runs of each notebook on the stand-in (the full recipes are for a GPU and real data).
+SMALL = {
+    "A1_multisensor_dataset": {"workers": 1, "interactive": False},
+    "A2_barlow_twins_pretraining": {
+        "epochs": 1, "batch_size": 64, "projector": [64, 64, 64], "workers": 0,
+        "accelerator": "cpu",
+    },
+    "A3_few_label_evaluation": {"draws": 1, "trained": False, "accelerator": "cpu"},
+    "D1_road_dataset": {},
+    "D2_road_segmentation": {
+        "band_sets": ["10m+20m"], "steps": 1, "batch_size": 4, "workers": 0, "accelerator": "cpu",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.notebooks
+def test_use_cases_a_and_d_run_on_the_stand_in(
+    project_root, stand_in, stand_in_api, tmp_path, monkeypatch
+):
+    """A1 to A3, D1 and D2 with ``-p profile full`` and their real-data parameters pointed at
+    the stand-in, in an empty data folder: they run, write their results, and no sample world
+    is opened or built."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
+    monkeypatch.setenv("EOTDL_TUTORIALS_BATCH", "1")
+    real = stand_in.notebook_parameters(stand_in_api)
+    seconds = {}
+    for name, small in SMALL.items():
+        parameters = {"profile": "full", **real.get(name, {}), **small}
+        seconds[name] = _run(project_root, name, tmp_path, parameters)
+    print("full profile on the stand-in:", {k: round(v, 1) for k, v in seconds.items()})
+    assert not list(data.glob("world-*")) and not list(data.rglob("world.json"))
+    for name in SMALL:
+        assert (data / "results" / f"{name}-full.json").is_file(), name
+    a3 = json.loads((data / "results" / "A3_few_label_evaluation-full.json").read_text())
+    assert a3["test_chips"] > 0  # labelled from the WorldCover tiles
+    d1 = json.loads((data / "results" / "D1_road_dataset-full.json").read_text())
+    assert {row["transfer"] for row in d1["transfers"]} == {"area_fraction", "nearest"}

@@ -296,6 +296,35 @@ def test_unmappable_bands_fail_clearly_and_write_nothing(tmp_path: Path, model_d
     assert (tmp_path / "good_roads.geojson").is_file()
 
 
+def test_an_l2a_export_without_the_offset_is_read_right(tmp_path: Path, model_dir: Path):
+    """A 12-band int16 L2A export in EPSG:4326 without band descriptions, scale tags nor the
+    +1000 offset (what Google Earth Engine or Sentinel Hub give): read by band count, and with
+    ``--offset 0`` predicted as the same reflectance in the course's own encoding."""
+    rng = np.random.default_rng(2)
+    reflectance = rng.uniform(0.02, 0.4, (12, 40, 60))
+    grid = {"driver": "GTiff", "width": 60, "height": 40, "count": 12, "crs": "EPSG:4326",
+            "transform": from_origin(3.0, 47.8, 0.0001, 0.0001), "nodata": 0}  # fmt: skip
+    export, encoded = tmp_path / "export.tif", tmp_path / "encoded.tif"
+    with rasterio.open(export, "w", dtype="int16", **grid) as dst:
+        dst.write(np.round(reflectance * 10000).astype(np.int16))
+    with rasterio.open(encoded, "w", dtype="uint16", **grid) as dst:  # DN + 1000, as L2A
+        dst.write(np.round(reflectance * 10000 + 1000).astype(np.uint16))
+        dst.scales, dst.offsets = [1e-4] * 12, [-0.1] * 12
+    status = main(["roads", "predict", str(export), "--model", str(model_dir), "--out",
+                   str(tmp_path / "export"), "--offset", "0", "--quiet"])  # fmt: skip
+    assert status == 0
+    reference = predict_scene(encoded, model_dir, tmp_path / "encoded", progress=False)
+    with (
+        rasterio.open(tmp_path / "export_probability.tif") as a,
+        rasterio.open(reference.probability) as b,
+    ):
+        assert np.allclose(a.read(1), b.read(1), atol=1e-4)
+    shifted = predict_scene(export, model_dir, tmp_path / "shifted", progress=False)
+    assert shifted.warped and shifted.band_mapping.startswith("Sentinel-2 L2A")  # by count
+    with rasterio.open(shifted.probability) as a, rasterio.open(reference.probability) as b:
+        assert not np.allclose(a.read(1), b.read(1), atol=1e-4)  # the default reads it 0.1 low
+
+
 def _aerial(ci_world: Path, folder: Path, **split):
     from eotdl_tutorials.roads import read_aerial_roads, write_aerial_roads
     from eotdl_tutorials.world import open_world

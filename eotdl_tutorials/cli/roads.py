@@ -12,8 +12,8 @@ def _roads_predict(args: argparse.Namespace) -> None:
 
     result = predict_scene(
         args.scene, args.model, args.out, threshold=args.threshold, tile=args.tile,
-        overlap=args.overlap, device=None if args.device == "auto" else args.device,
-        progress=not args.quiet,
+        overlap=args.overlap, scale=args.scale, offset=args.offset,
+        device=None if args.device == "auto" else args.device, progress=not args.quiet,
     )  # fmt: skip
     print(
         f"{result.probability}\n{result.roads}: {result.road_lines} road lines, "
@@ -40,6 +40,18 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
     predict.add_argument("--threshold", type=float, default=0.5, help="road if p >= (0.5)")
     predict.add_argument("--tile", type=int, default=128, help="tile size in px (default: 128)")
     predict.add_argument("--overlap", type=int, default=32, help="tile overlap in px (32)")
+    predict.add_argument(
+        "--scale",
+        type=float,
+        help="reflectance = DN x SCALE + OFFSET, for integer files without scale/offset tags "
+        "(default: the model's training convention, L2A's 0.0001 and -0.1)",
+    )
+    predict.add_argument(
+        "--offset",
+        type=float,
+        help="see --scale; 0 for an export whose values have no +1000 offset (Earth Search v1's "
+        "COGs, Google Earth Engine's and Sentinel Hub's harmonized L2A)",
+    )
     predict.add_argument("--device", default="auto", help="auto, cpu or cuda")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(run=_roads_predict)

@@ -23,7 +23,10 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
         "interrupted (Ctrl-C): with `rustac serve` (in memory), or with stac-fastapi-pgstac over "
         "a private PostgreSQL cluster in DATA/pgstac (started and stopped with the command).",
     )
-    serve.add_argument("world_dir", help="a folder made by `eotdl-tutorials world build`")
+    serve.add_argument(
+        "world_dir",
+        help="a folder made by `eotdl-tutorials world build` or `eotdl-tutorials world stand-in`",
+    )
     serve.add_argument("--port", type=int, default=7822, help="TCP port (default: 7822)")
     serve.add_argument(
         "--backend",

@@ -12,7 +12,7 @@ Example (a U-Net on Sentinel-2 RGB in SCANEO's S2RGB preprocessing, 3 classes in
         input_size=64, multiple=32, classes=("water", "forest", "urban"), units="scaneo-rgb",
         preprocessing="S2RGB", normalisation=z_score(mean, std))
     exported = export_model(network, models_dir / card.name, card, builder)
-    exported.onnx_max_abs_diff  # <= 1e-4, else export_model raised
+    exported.onnx_max_abs_diff  # within ONNX_TOLERANCE, else export_model raised
 """
 
 from __future__ import annotations

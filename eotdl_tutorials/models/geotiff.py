@@ -5,10 +5,11 @@ or, for a model expecting SCANEO's RGB preprocessing, read as SCANEO sends them
 (:func:`~eotdl_tutorials.models.bands.rgb_values`).
 
 Digital numbers become the model's units with the file's own scale/offset tags when it has them,
-else ``scale``/``offset`` arguments, else: float files are taken as physical values, 13-band L1C
-as ``DN / 10000`` (EuroSAT predates the +1000 offset), other integer files as the model's
-training data (the card's ``dn_scale``/``dn_offset``, e.g. L2A since processing baseline 04.00:
-``DN / 10000 - 0.1``).
+else: float files are taken as physical values, 13-band L1C as ``DN / 10000`` (EuroSAT predates
+the +1000 offset), other integer files as the model's training data (the card's
+``dn_scale``/``dn_offset``, e.g. L2A since processing baseline 04.00: ``DN / 10000 - 0.1``);
+a ``scale`` or ``offset`` argument replaces its part of that (``offset=0`` for an L2A export
+without the +1000 offset, as Earth Search's COGs and most downloads are).
 """
 
 from __future__ import annotations
@@ -33,17 +34,22 @@ def _gain_and_shift(
     tag_offsets = np.array([dataset.offsets[i] for i in positions], np.float32)
     if np.any(tag_scales != 1) or np.any(tag_offsets != 0):
         return tag_scales, tag_offsets
-    if scale is not None or offset is not None:
-        return np.float32(scale or 1.0), np.float32(offset or 0.0)
     if np.issubdtype(dtype, np.floating):
-        return np.float32(1.0), np.float32(0.0)
-    if how == LAYOUTS_BY_COUNT[13][0]:
-        return np.float32(1e-4), np.float32(0.0)
-    if card.dn_scale is not None:
-        return np.float32(card.dn_scale), np.float32(card.dn_offset or 0.0)
-    raise ValueError(
-        "the file holds integer digital numbers without scale/offset tags: pass scale= and "
-        "offset= (physical value = DN * scale + offset)"
+        default = (1.0, 0.0)
+    elif how == LAYOUTS_BY_COUNT[13][0]:
+        default = (1e-4, 0.0)
+    elif card.dn_scale is not None:
+        default = (card.dn_scale, card.dn_offset or 0.0)
+    elif scale is None or offset is None:
+        raise ValueError(
+            "the file holds integer digital numbers without scale/offset tags: pass scale= and "
+            "offset= (physical value = DN * scale + offset)"
+        )
+    else:
+        default = (scale, offset)
+    return (  # a scale or offset given alone keeps the other's default
+        np.float32(default[0] if scale is None else scale),
+        np.float32(default[1] if offset is None else offset),
     )
 
 

@@ -35,20 +35,22 @@ import shapely
 from rasterio.features import rasterize
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.datasets import ROADS_CLASSES_NAME as CLASSES_NAME
+from eotdl_tutorials.facts.datasets import ROADS_IMAGE_SUFFIX as IMAGE_SUFFIX
+from eotdl_tutorials.facts.datasets import ROADS_LABEL_SUFFIX as LABEL_SUFFIX
+from eotdl_tutorials.facts.datasets import ROADS_METADATA_NAME as METADATA_NAME
+from eotdl_tutorials.facts.datasets import ROADS_SPLIT_FOLDERS as SPLIT_FOLDERS
+from eotdl_tutorials.facts.datasets import ROADS_VALUE as ROAD_VALUE
 from eotdl_tutorials.files import check_writable, write_json
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.world import World, ensure_world
+from eotdl_tutorials.world.spec import ROAD_TEST_REGIONS as TEST_REGIONS
 
-#: The course's split names and the release's folder names for them.
-SPLIT_FOLDERS = {"train": "train", "valid": "val", "test": "test"}
-IMAGE_SUFFIX, LABEL_SUFFIX = ".tiff", ".tif"
-ROAD_VALUE = 255
-METADATA_NAME, CLASSES_NAME, ROADS_NAME = "metadata.csv", "label_class_dict.csv", "roads.gpkg"
+#: The course's road vectors, which the real release lacks.
+ROADS_NAME = "roads.gpkg"
 #: Written last by :func:`write_aerial_roads`: the folder is complete when it exists.
 MARKER_NAME = "dataset.json"
 AERIAL_FORMAT = "eotdl-tutorials-aerial-roads"
-#: The places held out for testing unless told otherwise (the course's rule for use case D).
-TEST_REGIONS = ("rhine-east",)
 
 
 class AerialRoadsError(ValueError):

@@ -1,14 +1,16 @@
 """The road dataset of use case D: 1 m road labels matched with Sentinel-2 and moved to 10 m.
 
 The starting point is an aerial road dataset in the Massachusetts Roads layout (:mod:`.aerial`:
-1 m images and road masks in train/val/test folders, and the road centre lines with their
-widths). :func:`build_road_dataset`
+1 m images and road masks in train/val/test folders, and, from the sample world only, the road
+centre lines with their widths). :func:`build_road_dataset`
 
 1. reads each image's footprint from its file (rasterio) and matches it with a cloud-free
-   Sentinel-2 scene (the use case A matcher, :func:`eotdl_tutorials.matching.match`; EOTDL's
-   date window by default);
-2. cuts the Sentinel-2 chip on the footprint (windowed reads, one open file per band and scene);
-3. transfers the folder's labels to the 10 m grid (:mod:`.transfer`);
+   Sentinel-2 scene of the sample world's catalogue or of a real STAC API (the use case A
+   matcher, :func:`eotdl_tutorials.matching.match`; EOTDL's date window by default);
+2. cuts the Sentinel-2 chip on the footprint (windowed reads, one open file per band and scene,
+   the DN offset each item declares);
+3. transfers the folder's labels to the 10 m grid (:mod:`.transfer`; ``vector_width`` only
+   where the folder has road vectors);
 4. keeps the folder's split (by place: whole regions held out) and caches everything in one
    EOTDL-ready folder (``README.md`` and a STAC catalog: one label Item per chip,
    :func:`publish_road_dataset`).
@@ -33,6 +35,8 @@ from eotdl_tutorials.facts.sensors import S2_BANDS, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, match
 from eotdl_tutorials.matching.rasters import ChipGrid, read_chip, source_pixels
+from eotdl_tutorials.matching.scenes import ScenesSource
+from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.publish import (
     JSON,
     LABEL_EXTENSION,
@@ -44,7 +48,12 @@ from eotdl_tutorials.publish import (
     label_properties,
     publish_dataset,
 )
-from eotdl_tutorials.roads.aerial import AerialRoads, read_aerial_roads
+from eotdl_tutorials.roads.aerial import (
+    TEST_REGIONS,
+    AerialRoads,
+    ensure_aerial_roads,
+    read_aerial_roads,
+)
 from eotdl_tutorials.roads.transfer import (
     DEFAULT_FRACTION_THRESHOLD,
     fraction_labels,
@@ -52,7 +61,8 @@ from eotdl_tutorials.roads.transfer import (
     road_fraction,
     vector_labels,
 )
-from eotdl_tutorials.world import World
+from eotdl_tutorials.stac import href_signer, needs_signing
+from eotdl_tutorials.world import World, ensure_world
 from eotdl_tutorials.world.catalog import EXTENSIONS
 
 S2_COLLECTION = "sentinel-2-l2a"
@@ -69,8 +79,22 @@ ROAD_DATE = "2022-08-01"
 ROAD_TIME_BUFFER_DAYS = 60.0
 #: Largest share of cloud pixels (SCL) allowed inside a chip.
 ROAD_MAX_CLOUD_PERCENT = 1.0
-DATASET_VERSION = 2
+#: Why a transfer may be missing from a dataset: what it needs that the folder lacks.
+VECTORS_MISSING = (
+    "the aerial folder has no road vectors (roads.gpkg), as the Massachusetts Roads release "
+    "has none"
+)
+DATASET_VERSION = 3
 META_NAME, INDEX_NAME, ARRAYS_NAME = "meta.json", "index.parquet", "arrays.npz"
+
+
+@dataclass(frozen=True)
+class SceneFiles:
+    """The files of one Sentinel-2 scene: ``hrefs`` (band common name -> COG) and the offset of
+    its digital numbers (reflectance = DN x 1e-4 + ``reflectance_offset``)."""
+
+    hrefs: dict[str, str]
+    reflectance_offset: float
 
 
 @dataclass
@@ -89,6 +113,31 @@ class RoadDataset:
     index: pd.DataFrame
     bands: tuple[str, ...]
     meta: dict
+
+    def scene(self, item: str) -> SceneFiles:
+        """The band files of matched scene ``item`` (hrefs signed again where they were)."""
+        scenes = self.meta.get("scenes", {})
+        if item not in scenes:
+            raise ValueError(f"{item} is not a scene of the road dataset")
+        hrefs = scenes[item]["hrefs"]
+        if self.meta.get("signed"):
+            sign = href_signer()
+            hrefs = {band: sign(href) for band, href in hrefs.items()}
+        return SceneFiles(hrefs, float(scenes[item]["reflectance_offset"]))
+
+    def usable_transfers(self, wanted: Sequence[str]) -> tuple[list[str], str]:
+        """The transfers of ``wanted`` this dataset has, and a sentence on those it lacks (empty
+        when none is missing); ValueError when it has none of them."""
+        missing = self.meta.get("missing_transfers", {})
+        usable = [t for t in wanted if t in self.labels]
+        dropped = [t for t in wanted if t not in self.labels]
+        if not usable:
+            raise ValueError(
+                f"the road dataset has none of the label transfers {list(wanted)} (it has "
+                f"{', '.join(self.labels)}): pass transfers={list(self.labels)[:2]}"
+            )
+        note = "; ".join(f"{t} left out: {missing.get(t, 'not in the dataset')}" for t in dropped)
+        return usable, note
 
     def split(self, name: str) -> np.ndarray:
         """Row numbers of split ``name`` (``train``, ``valid`` or ``test``)."""
@@ -184,19 +233,44 @@ def read_s2_chips(
     return chips, grids
 
 
+def _source_key(source: World | ScenesSource) -> dict:
+    """What identifies the scenes searched (a rebuilt world is another one)."""
+    if isinstance(source, World):
+        return {"world": str(source.root), "world_counts": source.manifest.get("counts")}
+    return {"source": str(source)}
+
+
+def _scene_files(matches: MatchResult, signed: bool) -> dict[str, dict]:
+    """The band files and offset of every chosen scene (hrefs without their SAS token)."""
+    scenes = matches.scenes.set_index("id")
+    files = {}
+    for item in matches.best["s2_item"].dropna().unique():
+        scene = scenes.loc[str(item)]
+        hrefs = {b.common_name: scene["assets"][b.common_name] for b in S2_BANDS}
+        if signed:
+            hrefs = {band: href.split("?", 1)[0] for band, href in hrefs.items()}
+        offset = float(scene.get("reflectance_offset", 0.0) or 0.0)
+        files[str(item)] = {"hrefs": hrefs, "reflectance_offset": offset}
+    return files
+
+
 def build_road_dataset(
     aerial: AerialRoads | str | os.PathLike[str],
-    world: World,
+    source: World | ScenesSource,
     out_dir: str | os.PathLike[str],
     around: str = ROAD_DATE,
     time_buffer_days: float = ROAD_TIME_BUFFER_DAYS,
     fraction_threshold: float = DEFAULT_FRACTION_THRESHOLD,
+    sign: bool | None = None,
     progress: bool = True,
 ) -> RoadDataset:
     """Match the images of the ``aerial`` road dataset (a folder in the Massachusetts Roads
-    layout, :mod:`.aerial`) with the Sentinel-2 scenes of ``world``'s catalogue, cut the chips
-    and transfer the labels (see the module docstring); the splits are the folder's. Reuse the
-    copy in ``out_dir`` when it was built from the same folder with the same parameters."""
+    layout, :mod:`.aerial`) with the Sentinel-2 scenes of ``source`` (a sample world's catalogue,
+    or a STAC API URL or items file, as :func:`~eotdl_tutorials.matching.match` takes, ``sign``
+    as it does), cut the chips and transfer the labels (see the module docstring); the splits are
+    the folder's. Without road vectors there are no ``vector_width`` labels (the dataset's
+    ``missing_transfers`` says so). Reuse the copy in ``out_dir`` when it was built from the same
+    folder with the same parameters."""
     if not isinstance(aerial, AerialRoads):
         aerial = read_aerial_roads(aerial)
     out_dir = Path(out_dir)
@@ -204,8 +278,7 @@ def build_road_dataset(
         "aerial": str(aerial.root),
         "aerial_meta": aerial.meta,
         "images": aerial.index["id"].tolist(),
-        "world": str(world.root),
-        "world_counts": world.manifest.get("counts"),
+        **_source_key(source),
         "around": around,
         "time_buffer_days": time_buffer_days,
         "fraction_threshold": fraction_threshold,
@@ -221,12 +294,14 @@ def build_road_dataset(
     footprints = road_footprints(aerial, around)
     if not (footprints["split"] == "train").any() or not (footprints["split"] == "test").any():
         raise ValueError(f"{aerial.root} needs images both in tiff/train and in tiff/test")
+    scenes = source.items_parquet if isinstance(source, World) else source
     matches = match(
         footprints,
-        world.items_parquet,
+        scenes,
         collections=[S2_COLLECTION],
         time_buffer_days=time_buffer_days,
         scl_max_cloud=ROAD_MAX_CLOUD_PERCENT,
+        sign=sign,
     )
     found = matches.best["s2_item"].notna().to_numpy()
     if not found.any():
@@ -238,14 +313,16 @@ def build_road_dataset(
     matches.best = matches.best.iloc[keep].reset_index(drop=True)
     footprints = footprints.iloc[keep].reset_index(drop=True)
     images, grids = read_s2_chips(matches, S2_10_20M_BANDS, progress)
-    roads = aerial.read_roads()
     pairs = list(zip(footprints["mask"], grids, strict=True))
     fraction = np.stack([road_fraction(mask, grid) for mask, grid in pairs])
-    labels = {
-        "area_fraction": fraction_labels(fraction, fraction_threshold),
-        "vector_width": np.stack([vector_labels(roads, grid) for grid in grids]),
-        "nearest": np.stack([nearest_labels(mask, grid) for mask, grid in pairs]),
-    }
+    labels = {"area_fraction": fraction_labels(fraction, fraction_threshold)}
+    missing = {}
+    if aerial.roads is not None:
+        roads = aerial.read_roads()
+        labels["vector_width"] = np.stack([vector_labels(roads, grid) for grid in grids])
+    else:
+        missing["vector_width"] = VECTORS_MISSING
+    labels["nearest"] = np.stack([nearest_labels(mask, grid) for mask, grid in pairs])
     best = matches.best
     index = pd.DataFrame(
         {
@@ -264,15 +341,71 @@ def build_road_dataset(
             "mask": footprints["mask"],
         }
     )
+    signed = not isinstance(source, World | gpd.GeoDataFrame) and needs_signing(source, sign)
     meta = {
         "bands": list(S2_10_20M_BANDS),
         "transfers": list(labels),
+        "missing_transfers": missing,
         "params": params,
         "unmatched": sorted(set(aerial.index["id"]) - set(index["id"])),
+        "scenes": _scene_files(matches, signed),
+        "signed": signed,
     }
     dataset = RoadDataset(images, fraction, labels, index, S2_10_20M_BANDS, meta)
     write_road_dataset(dataset, out_dir)
     return dataset
+
+
+def road_dataset_dir(profile: str) -> Path:
+    """``data_dir()/roads-<profile>``: where notebook D1 writes the road dataset."""
+    return data_dir() / f"roads-{check_profile(profile)}"
+
+
+def road_inputs(
+    profile: str,
+    aerial_dir: str | os.PathLike[str] | None = None,
+    stac_url: str | None = None,
+    test_regions: Sequence[str] = TEST_REGIONS,
+    progress: bool = True,
+) -> tuple[AerialRoads, World | str]:
+    """The aerial road folder and the Sentinel-2 source notebook D1 starts from: the folder
+    ``aerial_dir`` (read and checked at once) or the sample world's (split by
+    ``test_regions``), and the STAC API ``stac_url`` or the sample world's catalogue. The
+    ``full`` profile never opens a sample world: both are required there (a ValueError naming
+    those missing)."""
+    world_profile = WORLD_PROFILE[check_profile(profile)]
+    if world_profile is None:
+        missing = [n for n, v in (("aerial_dir", aerial_dir), ("stac_url", stac_url)) if not v]
+        if missing:
+            raise ValueError(
+                f"the {profile} profile reads real data: set {' and '.join(missing)} "
+                "(-p aerial_dir FOLDER: a Massachusetts Roads folder; -p stac_url URL: Earth "
+                "Search v1 or the Planetary Computer); see book/real-data.md"
+            )
+    if aerial_dir:
+        aerial = read_aerial_roads(aerial_dir)
+    else:
+        aerial = ensure_aerial_roads(profile, test_regions=test_regions, progress=progress)
+    if stac_url:
+        return aerial, stac_url
+    return aerial, ensure_world(world_profile, progress=progress)
+
+
+def ensure_road_dataset(profile: str, progress: bool = True) -> RoadDataset:
+    """The road dataset of ``profile`` in :func:`road_dataset_dir`: the sample world's, built
+    first if missing (as notebook D1 builds it with its default parameters); ``full``: the one
+    D1 built from real data, or FileNotFoundError naming D1's parameters."""
+    folder = road_dataset_dir(profile)
+    if WORLD_PROFILE[profile] is None:
+        if not (folder / META_NAME).is_file():
+            raise FileNotFoundError(
+                f"the {profile} profile trains on the road dataset notebook D1 builds from real "
+                f"data, and there is none in {folder}: run D1 first with -p profile {profile} "
+                "-p aerial_dir FOLDER -p stac_url URL (see book/real-data.md)"
+            )
+        return read_road_dataset(folder)
+    aerial, source = road_inputs(profile, progress=progress)
+    return build_road_dataset(aerial, source, folder, progress=progress)
 
 
 def write_road_dataset(dataset: RoadDataset, out_dir: str | os.PathLike[str]) -> Path:

@@ -36,20 +36,25 @@ TRANSFER_TITLES = {
 
 def plot_aerial_image(aerial: AerialRoads, row: int = 0) -> Figure:
     """One image of the aerial road dataset: the 1 m image with the road centre lines (coloured
-    by kind), and its label (white: road) as it lies in the ``*_labels`` folder."""
+    by kind) where the folder has them, and its label (white: road) as it lies in the
+    ``*_labels`` folder."""
     info = aerial.index.iloc[row]
     with rasterio.open(info["image"]) as src:
         rgb, bounds, crs = src.read(), src.bounds, src.crs
     with rasterio.open(info["label"]) as src:
         label = src.read(1)
     extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
-    roads = aerial.read_roads().to_crs(crs).clip(shapely.box(*bounds))
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.2))
     axes[0].imshow(np.moveaxis(rgb, 0, -1), extent=extent)
-    for kind, lines in roads.groupby("kind"):
-        lines.plot(ax=axes[0], linewidth=0.8, color=ROAD_KIND_COLOURS.get(kind, "cyan"), label=kind)
-    axes[0].legend(fontsize=8, loc="lower right")
-    axes[0].set_title(f"{Path(info['image']).name} (1 m) and the road vectors", fontsize=10)
+    title = f"{Path(info['image']).name} (1 m)"
+    if aerial.roads is not None:
+        roads = aerial.read_roads().to_crs(crs).clip(shapely.box(*bounds))
+        for kind, lines in roads.groupby("kind"):
+            colour = ROAD_KIND_COLOURS.get(kind, "cyan")
+            lines.plot(ax=axes[0], linewidth=0.8, color=colour, label=kind)
+        axes[0].legend(fontsize=8, loc="lower right")
+        title += " and the road vectors"
+    axes[0].set_title(title, fontsize=10)
     axes[1].imshow(label, cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
     axes[1].set_title(f"{Path(info['label']).name}: 0 / 255, road {np.mean(label > 0):.1%}",
                       fontsize=10)  # fmt: skip

@@ -105,6 +105,7 @@ def train_road_model(
         datamodule,
         out_dir,
         max_epochs=epochs,
+        max_steps=settings.steps,  # fewer steps than an epoch's batches stop within it
         accelerator=accelerator,
         progress=progress,
         checkpoint=False,

@@ -13,7 +13,7 @@ Roads are 5 to 20 m wide, so at 10 m they are one or two pixels, and how a 1 m l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -120,3 +120,32 @@ def summarize_transfers(labels: dict[str, np.ndarray], fraction: np.ndarray) -> 
             "off_road_percent": 100 * float((road & (fraction == 0)).sum() / max(road.sum(), 1)),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("transfer")
+
+
+#: How the summary sentences name each transfer: short, and after a number of road pieces.
+_SUMMARY_NAMES = {
+    "nearest": ("nearest", "with nearest resizing"),
+    "area_fraction": ("area fraction", "with the area fraction"),
+    "vector_width": ("vectors", "with the vectors"),
+}
+
+
+def describe_transfers(summary: pd.DataFrame, missing: Mapping[str, str] | None = None) -> str:
+    """The road share and the road pieces per chip of each transfer in ``summary``
+    (:func:`summarize_transfers`), in sentences; a line for each ``missing`` transfer and why."""
+    names = [t for t in _SUMMARY_NAMES if t in summary.index]
+    shares = ", ".join(
+        f"{_SUMMARY_NAMES[t][0]} {summary.loc[t, 'road_share_percent']:.2f} %" for t in names
+    )
+    pieces = [
+        f"{summary.loc[t, 'pieces_per_chip']:.1f}{' pieces per chip' if k == 0 else ''} "
+        f"{_SUMMARY_NAMES[t][1]}"
+        for k, t in enumerate(names)
+    ]
+    listed = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
+    lines = [
+        f"Road share: {shares}.",
+        f"Roads fall into {listed}: the fewer, the more connected the label.",
+    ]
+    lines += [f"The {t} transfer is unavailable: {why}." for t, why in (missing or {}).items()]
+    return "\n".join(lines)

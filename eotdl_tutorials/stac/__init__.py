@@ -15,7 +15,13 @@ from eotdl_tutorials.stac.conventions import (
 )
 from eotdl_tutorials.stac.dates import parse_datetime
 from eotdl_tutorials.stac.search import search_item_dicts, search_items, search_parameters
-from eotdl_tutorials.stac.server import BACKENDS, LocalStacApi, PortInUseError, serve_forever
+from eotdl_tutorials.stac.server import (
+    BACKENDS,
+    LocalStacApi,
+    PortInUseError,
+    serve_forever,
+    start_stand_in_api,
+)
 from eotdl_tutorials.stac.signing import href_signer, needs_signing
 from eotdl_tutorials.stac.sources import ItemSource, open_source
 
@@ -42,4 +48,5 @@ __all__ = [
     "search_items",
     "search_parameters",
     "serve_forever",
+    "start_stand_in_api",
 ]

@@ -82,13 +82,14 @@ def pretrain_encoder(
     onnx: bool = True,
     num_workers: int | None = None,
     train_minutes: float | None = None,
+    projector_dims: tuple[int, ...] | None = None,
 ) -> Path:
     """Pre-train the ``sensor`` encoder with Barlow Twins on the store's training split.
 
     Settings come from :func:`~eotdl_tutorials.training.settings` for ``profile``; ``epochs``
-    (then without the profile's step and time budgets), ``batch_size``, ``num_workers`` and
+    (then without the profile's step and time budgets), ``batch_size``, ``num_workers``,
     ``train_minutes`` (the most training time; the steps that fit are measured, see
-    :class:`~eotdl_tutorials.training.TimeBudget`) override them.
+    :class:`~eotdl_tutorials.training.TimeBudget`) and ``projector_dims`` override them.
     The run (``metrics.csv``, checkpoints) goes to ``model_dir/run``; the encoder, its ONNX
     export and STAC Item to ``model_dir`` (default :func:`model_dir_for`).
     ``ckpt_path="last"`` resumes an interrupted run. Returns ``model_dir``.
@@ -99,6 +100,7 @@ def pretrain_encoder(
         batch_size=batch_size,
         num_workers=num_workers,
         train_minutes=train_minutes,
+        projector_dims=tuple(projector_dims) if projector_dims else None,
     )
     chips = ChipStore(store)
     info = chips.sensor(sensor)

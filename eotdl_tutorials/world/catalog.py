@@ -243,15 +243,16 @@ COLLECTION_TEXT = {
 }
 
 
-def collection(collection_id: str, items: list[dict]) -> dict:
-    """A STAC Collection whose extent covers ``items``."""
+def collection(collection_id: str, items: list[dict], description: str | None = None) -> dict:
+    """A STAC Collection whose extent covers ``items`` (described as the world's, unless
+    ``description`` is given)."""
     bboxes = np.array([item["bbox"] for item in items]) if items else np.zeros((1, 4))
     times = sorted(item["properties"]["datetime"] for item in items) or [None]
     return {
         "type": "Collection",
         "stac_version": STAC_VERSION,
         "id": collection_id,
-        "description": COLLECTION_TEXT[collection_id],
+        "description": description or COLLECTION_TEXT[collection_id],
         "license": "CC-BY-4.0",
         "extent": {
             "spatial": {
