@@ -51,7 +51,9 @@ SHARED = {
     "the 1 m encoder": Shared((r'\bmodel_dir_for\("hr"',), C2, (A1,)),
     "the exported land-cover models": Shared((r"\bensure_exported_models\(",), C2, (C1,)),
     "the road datasets": Shared(
-        (r"\bensure_aerial_roads\(", r"\bbuild_road_dataset\("), D1, (WORLD,)
+        (r"\bensure_aerial_roads\(", r"\bbuild_road_dataset\(", r"\bensure_road_dataset\("),
+        D1,
+        (WORLD,),
     ),
 }
 
