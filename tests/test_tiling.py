@@ -209,6 +209,43 @@ def test_report_says_why_chips_are_missing(store, matches):
     assert pd.read_parquet(out / "report.parquet").shape == chips.shape
 
 
+def _published_geos(out: Path) -> dict[tuple[str, str], list]:
+    """(footprint, sensor) -> the EPSG code, shape and transform the store's catalog gives."""
+    geos = {}
+    for path in (out / "stac").glob("*-chips/items/*.json"):
+        item = json.loads(path.read_text())
+        for sensor, asset in item["assets"].items():
+            geos[item["id"], sensor] = [
+                asset["proj:epsg"],
+                asset["proj:shape"],
+                asset["proj:transform"],
+            ]
+    return geos
+
+
+def _file_geos(out: Path) -> dict[tuple[str, str], list]:
+    """The same read from the chip files."""
+    geos = {}
+    for footprint in gpd.read_parquet(out / "index.parquet")["id"]:
+        for sensor in SENSORS:
+            with rasterio.open(chip_path(out, sensor, footprint)) as src:
+                geos[footprint, sensor] = [
+                    src.crs.to_epsg(),
+                    [src.height, src.width],
+                    list(src.transform)[:6],
+                ]
+    return geos
+
+
+def test_the_catalog_says_where_each_chip_file_lies(store):
+    """The tiler publishes the CRS, shape and transform of each chip it wrote or linked without
+    opening the chips again: what it publishes is what the files say."""
+    out, _ = store
+    published = _published_geos(out)
+    assert len(published) == 3 * json.loads((out / "meta.json").read_text())["count"]
+    assert published == _file_geos(out)
+
+
 def test_rerun_reuses_chips_and_recuts_damaged_ones(store, matches, world, tmp_path):
     out, first = store
     copy = tmp_path / "store"
@@ -226,6 +263,7 @@ def test_rerun_reuses_chips_and_recuts_damaged_ones(store, matches, world, tmp_p
         np.testing.assert_array_equal(
             np.load(copy / f"{sensor}.npy"), np.load(out / f"{sensor}.npy")
         )
+    assert _published_geos(copy) == _published_geos(out)  # reused chips: their own geo
 
 
 def _with_asset(matches: MatchResult, item: str, band: str, href: str) -> MatchResult:

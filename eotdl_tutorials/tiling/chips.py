@@ -59,9 +59,24 @@ class TaskOptions:
     max_cloud_percent: float | None = None
 
 
+@dataclass(frozen=True)
+class ChipGeo:
+    """Where a chip file lies: its EPSG code, (height, width) and affine ``transform`` (a-f)."""
+
+    epsg: int
+    shape: tuple[int, int]
+    transform: tuple[float, ...]
+
+
+def geo_of(src: rasterio.DatasetReader) -> ChipGeo:
+    """The :class:`ChipGeo` of an open raster."""
+    return ChipGeo(src.crs.to_epsg(), (src.height, src.width), tuple(src.transform)[:6])
+
+
 @dataclass
 class Outcome:
-    """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask)."""
+    """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask;
+    ``geo`` for a chip written or reused)."""
 
     row: int
     id: str
@@ -71,6 +86,7 @@ class Outcome:
     reason: str = ""
     label: int = -1
     presence: list[bool] | None = field(default=None)
+    geo: ChipGeo | None = None
 
 
 def chip_path(out_dir: str | os.PathLike[str], sensor: str, footprint_id: str) -> Path:
@@ -156,11 +172,13 @@ def _label(job: ChipJob) -> tuple[int, list[bool] | None]:
         return label_of(read_chip(src, job.grid, [1], fill=255)[0])
 
 
-def _reusable(path: Path, job: ChipJob, spec: SensorSpec) -> np.ndarray | None:
-    """The chip already on disk, if it is complete and cut from the same item (a copied 1 m
-    tile carries no item tag: its file name says which it is)."""
+def _reusable(
+    path: Path, job: ChipJob, spec: SensorSpec
+) -> tuple[np.ndarray, ChipGeo] | tuple[None, None]:
+    """The chip already on disk and its geo, if it is complete and cut from the same item (a
+    copied 1 m tile carries no item tag: its file name says which it is)."""
     if not path.exists():
-        return None
+        return None, None
     try:
         with rasterio.open(path) as src:
             same = (
@@ -169,9 +187,9 @@ def _reusable(path: Path, job: ChipJob, spec: SensorSpec) -> np.ndarray | None:
                 == (len(spec.bands), job.grid.height, job.grid.width)
                 and src.dtypes[0] == spec.dtype
             )
-            return src.read() if same else None
+            return (src.read(), geo_of(src)) if same else (None, None)
     except RasterioError:
-        return None  # a damaged chip is cut again
+        return None, None  # a damaged chip is cut again
 
 
 def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) -> bool:
@@ -191,17 +209,17 @@ def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) 
 
 def _write_chip(
     path: Path, chip: np.ndarray, job: ChipJob, spec: SensorSpec, sources: list
-) -> None:
-    """Write the chip as a GeoTIFF; when the source file is the chip already, link to it (a
-    second name for the same bytes: chips are replaced, never edited in place), or copy it where
-    a link cannot be made (another file system)."""
+) -> ChipGeo:
+    """Write the chip as a GeoTIFF and return its geo; when the source file is the chip
+    already, link to it (a second name for the same bytes: chips are replaced, never edited in
+    place), or copy it where a link cannot be made (another file system)."""
     with atomic_path(path) as tmp:
         if len(sources) == 1 and _is_the_source(sources[0], job, spec):
             try:
                 os.link(sources[0].name, tmp)
             except OSError:
                 shutil.copyfile(sources[0].name, tmp)
-            return
+            return geo_of(sources[0])
         write_geotiff(
             tmp,
             chip,
@@ -211,6 +229,8 @@ def _write_chip(
             tags={"item": job.item, "footprint": job.id},
             descriptions=list(spec.bands),
         )
+    grid = job.grid
+    return ChipGeo(grid.epsg, (grid.height, grid.width), tuple(grid.transform)[:6])
 
 
 def _cut(
@@ -291,14 +311,14 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
             outcome = Outcome(job.row, job.id, sensor, job.item, SKIPPED)
             path = chip_path(options.out_dir, sensor, job.id)
             try:
-                chip = _reusable(path, job, spec)
+                chip, outcome.geo = _reusable(path, job, spec)
                 if chip is not None:
                     outcome.status = REUSED
                 else:
                     sources = files.get(job.hrefs)
                     chip, outcome.reason = _cut(job, sources, spec, options)
                     if chip is not None:
-                        _write_chip(path, chip, job, spec, sources)
+                        outcome.geo = _write_chip(path, chip, job, spec, sources)
                         outcome.status = WRITTEN
                 if chip is not None:
                     staging.write(job.row, chip)

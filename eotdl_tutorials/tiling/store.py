@@ -32,7 +32,7 @@ from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, read_matches
 from eotdl_tutorials.matching.rasters import ChipGrid
-from eotdl_tutorials.tiling.catalog import publish_chip_store
+from eotdl_tutorials.tiling.catalog import Geos, publish_chip_store
 from eotdl_tutorials.tiling.chips import (
     REUSED,
     SKIPPED,
@@ -410,9 +410,12 @@ def tile(
     good = np.zeros(len(planned), dtype=bool)
     per_row: dict[int, int] = {}
     labels: dict[int, tuple[int, list[bool] | None]] = {}
+    geos: Geos = {}
     for o in outcomes:
         if o.status in (WRITTEN, REUSED):
             per_row[o.row] = per_row.get(o.row, 0) + 1
+        if o.geo is not None:
+            geos[o.sensor, o.id] = o.geo
         if o.sensor == "hr" and o.status != SKIPPED:
             labels[o.row] = (o.label, o.presence)
     for row, count in per_row.items():
@@ -458,6 +461,6 @@ def tile(
         },
     }
     if len(staging_rows):
-        publish_chip_store(out, meta)  # README.md and catalog.json: EOTDL-ready
+        publish_chip_store(out, meta, geos)  # README.md and catalog.json: EOTDL-ready
     write_json(out / "meta.json", meta)
     return tiling_report
