@@ -40,6 +40,7 @@ from eotdl_tutorials.tiling import (
     presence_column,
     tile,
 )
+from eotdl_tutorials.tiling.bench import cut_store, raw_tasks, timed_reads
 
 #: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
 S1_BUFFER = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
@@ -195,6 +196,26 @@ def test_scene_labels_follow_the_layout():
     assert SCENE_CLASSES[label_of(crossing)[0]] == "Forest"
     crossing[:60] = WATER
     assert SCENE_CLASSES[label_of(crossing)[0]] == "SeaLake"
+
+
+def test_the_bench_reads_the_files_the_tiler_reads(world, matches, tmp_path, monkeypatch):
+    """Raw reads, the bench's baseline, open every file the bench's tiler reads, SCL included
+    (the tiler cuts with the course's cloud check), and no other."""
+    opened: set[str] = set()
+    real_open = rasterio.open
+
+    def recording_open(path, *args, **kwargs):
+        opened.add(str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", recording_open)
+    labels = world.root / "labels"
+    cut_store(matches, str(tmp_path / "store"), labels, workers=1, progress=False)
+    by_tiler, opened = opened, set()
+    tasks, _ = raw_tasks(matches, labels)
+    timed_reads(tasks, workers=1, naive=False)
+    assert any(path.endswith("SCL.tif") for path in by_tiler)
+    assert opened == by_tiler
 
 
 def test_report_says_why_chips_are_missing(store, matches):

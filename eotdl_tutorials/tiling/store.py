@@ -58,6 +58,10 @@ DEFAULT_CHUNK = 64
 #: test share gives the ``default`` store over 200 labelled test chips (one chip under half a
 #: point of accuracy).
 SPLITS = (("train", 0.63), ("val", 0.1), ("test", 0.27))
+#: Sentinel-2 chips with more cloud or cloud shadow (SCL) in their window are dropped from the
+#: course's stores (``tile(max_cloud_percent=...)``): EOTDL's 5 % scene limit, applied where the
+#: chip is.
+CHIP_MAX_CLOUD_PERCENT = 5.0
 #: Side of the spatial blocks that are kept whole in one split (metres): at least twice the
 #: about 1 km over which the world's land cover is correlated.
 SPLIT_BLOCK_M = 2000.0
