@@ -1,11 +1,11 @@
 """Cut chips: the worker side of the tiler.
 
 A task is a list of chip jobs of one sensor that share source files (one Sentinel scene, or a
-batch of 1 m tiles). The worker opens each source file once, reads every job's window with
-:func:`~eotdl_tutorials.matching.rasters.read_chip`, checks it (no-data, cloud), writes the chip
-as a GeoTIFF under a temporary name then renames it, and copies it into the row of the staging
-array that becomes the packed ``{sensor}.npy``. A chip already on disk for the same item is
-reused instead of read again, so an interrupted run resumes.
+batch of 1 m tiles). The worker opens each source file once (a scene's SCL file too, for the
+cloud check), reads every job's window with :func:`~eotdl_tutorials.matching.rasters.read_chip`,
+checks it (no-data, cloud), writes the chip as a GeoTIFF under a temporary name then renames it,
+and copies it into the row of the staging array that becomes the packed ``{sensor}.npy``. A chip
+already on disk for the same item is reused instead of read again, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -151,9 +151,9 @@ def _to_store(data: np.ndarray, spec: SensorSpec, dn_shift: int) -> np.ndarray:
     return data.astype(spec.dtype)
 
 
-def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
-    with _open(scl_href) as src:
-        scl = read_chip(src, grid, [1])[0]
+def _cloud_percent(src: rasterio.DatasetReader, grid: ChipGrid) -> float:
+    """Percentage of cloud and cloud shadow in the SCL file ``src`` on ``grid``."""
+    scl = read_chip(src, grid, [1])[0]
     return scl_cloud_percent(scl, empty=100.0, codes=(*SCL_CLOUD, SCL_CLOUD_SHADOW))
 
 
@@ -234,27 +234,29 @@ def _write_chip(
 
 
 def _cut(
-    job: ChipJob, sources: list[rasterio.DatasetReader], spec: SensorSpec, options: TaskOptions
+    job: ChipJob, files: _OpenFiles, spec: SensorSpec, options: TaskOptions
 ) -> tuple[np.ndarray | None, str]:
     """The chip of ``job`` in store encoding, or None and why it is skipped."""
-    data = _read(sources, job.grid, spec)
+    data = _read(files.get(job.hrefs), job.grid, spec)
     nodata = 100.0 * float(_nodata_mask(data, spec).mean())
     if nodata > options.max_nodata_percent:
         return None, f"nodata: {nodata:.1f}% of the chip has no data"
     if options.max_cloud_percent is not None and job.scl_href is not None:
-        cloud = _cloud_percent(job.scl_href, job.grid)
+        cloud = _cloud_percent(files.extra(job.scl_href), job.grid)
         if cloud > options.max_cloud_percent:
             return None, f"cloudy: {cloud:.1f}% of the chip is cloud or cloud shadow (SCL)"
     return _to_store(data, spec, job.dn_shift), ""
 
 
 class _OpenFiles:
-    """The source files of the current job, kept open while the next jobs share them."""
+    """The source files of the current job, and the extra files its checks read (a scene's
+    SCL), kept open while the next jobs share them."""
 
     def __init__(self) -> None:
         self.hrefs: tuple[str, ...] = ()
         self.sources: list[rasterio.DatasetReader] = []
         self.error: SourceError | None = None
+        self.extras: dict[str, rasterio.DatasetReader] = {}
 
     def get(self, hrefs: tuple[str, ...]) -> list[rasterio.DatasetReader]:
         if hrefs != self.hrefs:
@@ -269,10 +271,16 @@ class _OpenFiles:
             raise self.error
         return self.sources
 
+    def extra(self, href: str) -> rasterio.DatasetReader:
+        """``href``, opened once while the current sources are."""
+        if href not in self.extras:
+            self.extras[href] = _open(href)
+        return self.extras[href]
+
     def close(self) -> None:
-        for src in self.sources:
+        for src in [*self.sources, *self.extras.values()]:
             src.close()
-        self.hrefs, self.sources, self.error = (), [], None
+        self.hrefs, self.sources, self.error, self.extras = (), [], None, {}
 
 
 class _StagingRows:
@@ -315,10 +323,9 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
                 if chip is not None:
                     outcome.status = REUSED
                 else:
-                    sources = files.get(job.hrefs)
-                    chip, outcome.reason = _cut(job, sources, spec, options)
+                    chip, outcome.reason = _cut(job, files, spec, options)
                     if chip is not None:
-                        outcome.geo = _write_chip(path, chip, job, spec, sources)
+                        outcome.geo = _write_chip(path, chip, job, spec, files.get(job.hrefs))
                         outcome.status = WRITTEN
                 if chip is not None:
                     staging.write(job.row, chip)
