@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -42,6 +44,7 @@ from eotdl_tutorials.tiling import (
     tile,
 )
 from eotdl_tutorials.tiling.bench import cut_store, raw_tasks, timed_reads
+from eotdl_tutorials.tiling.store import _pack
 
 #: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
 S1_BUFFER = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
@@ -219,6 +222,29 @@ def test_the_bench_reads_the_files_the_tiler_reads(world, matches, tmp_path, mon
     timed_reads(tasks, workers=1, naive=False)
     assert any(path.endswith("SCL.tif") for path in by_tiler)
     assert opened == by_tiler
+
+
+@pytest.mark.parametrize("in_kernel", [True, False])
+def test_packing_keeps_the_staging_rows_of_the_packed_footprints(tmp_path, monkeypatch, in_kernel):
+    """The packed array is the staging rows of the footprints whose chips all succeeded, in
+    order, copied in the kernel or, where the file system cannot, read and written."""
+    staging = tmp_path / "staging.npy"
+    chips = np.random.default_rng(0).integers(0, 65535, size=(9, 2, 3, 5), dtype=np.uint16)
+    np.save(staging, chips)
+    if not in_kernel:
+
+        def no_kernel_copy(*args):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", no_kernel_copy)
+    rows = np.array([0, 1, 3, 4, 5, 8])
+    _pack(str(staging), tmp_path / "packed.npy", rows)
+    packed = np.load(tmp_path / "packed.npy")
+    assert packed.dtype == chips.dtype
+    np.testing.assert_array_equal(packed, chips[rows])
+    _pack(str(staging), tmp_path / "all.npy", np.arange(9))  # every row: the file itself
+    assert not staging.exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "all.npy"), chips)
 
 
 def test_report_says_why_chips_are_missing(store, matches):

@@ -9,6 +9,7 @@ succeeded into ``{sensor}.npy`` + ``index.parquet`` + ``meta.json``. It returns 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -346,18 +347,47 @@ def _index(
     return index
 
 
-def _pack(staging: str, final: Path, rows: np.ndarray, batch: int = 256) -> None:
-    """The staging rows ``rows`` as the packed array ``final`` (a rename when that is all)."""
+#: Errors of ``copy_file_range`` where the file system cannot copy in the kernel.
+NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
+def _copy_range(source: int, target: int, size: int, start: int, to: int) -> None:
+    """Copy ``size`` bytes from offset ``start`` of file ``source`` to offset ``to`` of
+    ``target``: in the kernel (``copy_file_range``: no pages mapped nor copied through this
+    process), else read and written in pieces."""
+    while size:
+        try:
+            done = os.copy_file_range(source, target, size, start, to)
+        except OSError as err:
+            if err.errno not in NO_KERNEL_COPY:
+                raise
+            done = os.pwrite(target, os.pread(source, min(size, 1 << 26), start), to)
+        if done <= 0:
+            raise OSError(f"copying a packed array stopped {size} bytes short")
+        size, start, to = size - done, start + done, to + done
+
+
+def _pack(staging: str, final: Path, rows: np.ndarray) -> None:
+    """The staging rows ``rows`` as the packed array ``final``: a rename when that is all, else
+    each run of consecutive rows copied at once (:func:`_copy_range`)."""
     source = np.load(staging, mmap_mode="r")
-    if len(rows) == len(source) and (rows == np.arange(len(rows))).all():
-        del source
+    shape, dtype, offset = source.shape, source.dtype, source.offset
+    del source
+    if len(rows) == shape[0] and (rows == np.arange(len(rows))).all():
         os.replace(staging, final)
         return
+    row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
+    runs = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) != 1) + 1)
     with atomic_path(final) as tmp:
-        out = open_memmap(tmp, mode="w+", dtype=source.dtype, shape=(len(rows), *source.shape[1:]))
-        for start in range(0, len(rows), batch):
-            out[start : start + batch] = source[rows[start : start + batch]]
+        out = open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(rows), *shape[1:]))
+        out_offset = out.offset
         del out
+        with open(staging, "rb") as src, open(tmp, "r+b") as dst:
+            for run in runs:
+                if len(run):
+                    start = offset + int(rows[run[0]]) * row_bytes
+                    to = out_offset + int(run[0]) * row_bytes
+                    _copy_range(src.fileno(), dst.fileno(), len(run) * row_bytes, start, to)
 
 
 def tile(
