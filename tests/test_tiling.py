@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,6 +43,8 @@ from eotdl_tutorials.tiling import (
     presence_column,
     tile,
 )
+from eotdl_tutorials.tiling.bench import cut_store, raw_tasks, timed_reads
+from eotdl_tutorials.tiling.store import _pack
 
 #: Sentinel-1 of the ci world passes every 24 days: a wider window gives most footprints one.
 S1_BUFFER = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
@@ -197,6 +202,51 @@ def test_scene_labels_follow_the_layout():
     assert SCENE_CLASSES[label_of(crossing)[0]] == "SeaLake"
 
 
+def test_the_bench_reads_the_files_the_tiler_reads(world, matches, tmp_path, monkeypatch):
+    """Raw reads, the bench's baseline, open every file the bench's tiler reads, SCL included
+    (the tiler cuts with the course's cloud check), and no other, as often: once per task for a
+    scene's files (the tiler keeps its SCL file open with its bands), once for a 1 m tile or a
+    label mask."""
+    opened: Counter[str] = Counter()
+    real_open = rasterio.open
+
+    def recording_open(path, *args, **kwargs):
+        opened[str(path)] += 1
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", recording_open)
+    labels = world.root / "labels"
+    cut_store(matches, str(tmp_path / "store"), labels, workers=1, progress=False)
+    by_tiler, opened = opened, Counter()
+    tasks, _ = raw_tasks(matches, labels)
+    timed_reads(tasks, workers=1, naive=False)
+    assert any(path.endswith("SCL.tif") for path in by_tiler)
+    assert opened == by_tiler
+
+
+@pytest.mark.parametrize("in_kernel", [True, False])
+def test_packing_keeps_the_staging_rows_of_the_packed_footprints(tmp_path, monkeypatch, in_kernel):
+    """The packed array is the staging rows of the footprints whose chips all succeeded, in
+    order, copied in the kernel or, where the file system cannot, read and written."""
+    staging = tmp_path / "staging.npy"
+    chips = np.random.default_rng(0).integers(0, 65535, size=(9, 2, 3, 5), dtype=np.uint16)
+    np.save(staging, chips)
+    if not in_kernel:
+
+        def no_kernel_copy(*args):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", no_kernel_copy)
+    rows = np.array([0, 1, 3, 4, 5, 8])
+    _pack(str(staging), tmp_path / "packed.npy", rows)
+    packed = np.load(tmp_path / "packed.npy")
+    assert packed.dtype == chips.dtype
+    np.testing.assert_array_equal(packed, chips[rows])
+    _pack(str(staging), tmp_path / "all.npy", np.arange(9))  # every row: the file itself
+    assert not staging.exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "all.npy"), chips)
+
+
 def test_report_says_why_chips_are_missing(store, matches):
     out, report = store
     chips = report.chips
@@ -207,6 +257,43 @@ def test_report_says_why_chips_are_missing(store, matches):
     )
     assert set(report.reasons().index) <= {"no match", "nodata", "cloudy"}
     assert pd.read_parquet(out / "report.parquet").shape == chips.shape
+
+
+def _published_geos(out: Path) -> dict[tuple[str, str], list]:
+    """(footprint, sensor) -> the EPSG code, shape and transform the store's catalog gives."""
+    geos = {}
+    for path in (out / "stac").glob("*-chips/items/*.json"):
+        item = json.loads(path.read_text())
+        for sensor, asset in item["assets"].items():
+            geos[item["id"], sensor] = [
+                asset["proj:epsg"],
+                asset["proj:shape"],
+                asset["proj:transform"],
+            ]
+    return geos
+
+
+def _file_geos(out: Path) -> dict[tuple[str, str], list]:
+    """The same read from the chip files."""
+    geos = {}
+    for footprint in gpd.read_parquet(out / "index.parquet")["id"]:
+        for sensor in SENSORS:
+            with rasterio.open(chip_path(out, sensor, footprint)) as src:
+                geos[footprint, sensor] = [
+                    src.crs.to_epsg(),
+                    [src.height, src.width],
+                    list(src.transform)[:6],
+                ]
+    return geos
+
+
+def test_the_catalog_says_where_each_chip_file_lies(store):
+    """The tiler publishes the CRS, shape and transform of each chip it wrote or linked without
+    opening the chips again: what it publishes is what the files say."""
+    out, _ = store
+    published = _published_geos(out)
+    assert len(published) == 3 * json.loads((out / "meta.json").read_text())["count"]
+    assert published == _file_geos(out)
 
 
 def test_rerun_reuses_chips_and_recuts_damaged_ones(store, matches, world, tmp_path):
@@ -226,6 +313,7 @@ def test_rerun_reuses_chips_and_recuts_damaged_ones(store, matches, world, tmp_p
         np.testing.assert_array_equal(
             np.load(copy / f"{sensor}.npy"), np.load(out / f"{sensor}.npy")
         )
+    assert _published_geos(copy) == _published_geos(out)  # reused chips: their own geo
 
 
 def _with_asset(matches: MatchResult, item: str, band: str, href: str) -> MatchResult:

@@ -69,8 +69,9 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
         "tiling",
         help="the tiler vs plain rasterio windowed reads of the same windows",
         description="Match a sample world's footprints, then time plain windowed reads of every "
-        "chip's windows (files kept open; and opened per window) and the tiler (reads, checks, "
-        "GeoTIFF chips, packing, labels) in the same run; print chips/s and the ratio.",
+        "chip's windows (files kept open; and opened per window) and the tiler (reads, checks "
+        "with the course's SCL cloud limit, GeoTIFF chips, packing, labels, catalog) in the same "
+        "run; print chips/s and the ratio.",
     )
     bt.add_argument("--world", required=True, help="sample world folder with imagery")
     bt.add_argument("--workers", type=int, default=2, help="processes (default: 2)")

@@ -8,9 +8,6 @@ from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 
 #: Matching windows for the sample world (its Sentinel-1 passes every 24 days in ``ci``).
 SAMPLE_TIME_BUFFER_DAYS = {"sentinel-2-l2a": 30, "sentinel-1-grd": 24}
-#: Sentinel-2 chips with more cloud or cloud shadow (SCL) in their window are dropped: EOTDL's
-#: 5 % scene limit, applied where the chip is.
-CHIP_MAX_CLOUD_PERCENT = 5.0
 
 
 def chip_store_dir(profile: str = "ci") -> Path:
@@ -28,7 +25,7 @@ def ensure_chip_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     when its store is missing.
     """
     from eotdl_tutorials.matching import match
-    from eotdl_tutorials.tiling import ensure_published, tile
+    from eotdl_tutorials.tiling import CHIP_MAX_CLOUD_PERCENT, ensure_published, tile
     from eotdl_tutorials.world import ensure_world
 
     out = chip_store_dir(profile)

@@ -9,6 +9,7 @@ from eotdl_tutorials.tiling.catalog import ensure_published, publish_chip_store
 from eotdl_tutorials.tiling.chips import chip_path, label_of
 from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
 from eotdl_tutorials.tiling.store import (
+    CHIP_MAX_CLOUD_PERCENT,
     DEFAULT_SENSORS,
     SPLIT_BLOCK_M,
     TilingReport,
@@ -20,6 +21,7 @@ from eotdl_tutorials.tiling.store import (
 )
 
 __all__ = [
+    "CHIP_MAX_CLOUD_PERCENT",
     "DEFAULT_SENSORS",
     "SENSORS",
     "SensorSpec",

@@ -25,7 +25,7 @@ from eotdl_tutorials.publish import (
     is_published,
     publish_dataset,
 )
-from eotdl_tutorials.tiling.chips import chip_path
+from eotdl_tutorials.tiling.chips import ChipGeo, chip_path, geo_of
 from eotdl_tutorials.world.catalog import EXTENSIONS
 
 GEOTIFF = "image/tiff; application=geotiff"
@@ -34,9 +34,18 @@ ITEM_EXTENSIONS = [EXTENSIONS[k] for k in ("eo", "proj", "raster")]
 PREFIX = "eotdl_tutorials"
 
 
-def _chip_asset(path: Path, root: Path, sensor: str, info: dict[str, Any]) -> dict[str, Any]:
+#: Each chip's :class:`~eotdl_tutorials.tiling.chips.ChipGeo` by (sensor, footprint id).
+Geos = dict[tuple[str, str], ChipGeo]
+
+
+def _chip_geo(path: Path) -> ChipGeo:
     with rasterio.open(path) as src:
-        epsg, shape, transform = src.crs.to_epsg(), [src.height, src.width], list(src.transform)
+        return geo_of(src)
+
+
+def _chip_asset(
+    path: Path, root: Path, sensor: str, info: dict[str, Any], geo: ChipGeo
+) -> dict[str, Any]:
     band = {"data_type": info["dtype"], "scale": info["scale"], "offset": info["offset"]}
     if info.get("nodata") is not None:
         band["nodata"] = info["nodata"]
@@ -45,9 +54,9 @@ def _chip_asset(path: Path, root: Path, sensor: str, info: dict[str, Any]) -> di
         "type": GEOTIFF,
         "title": f"{sensor} chip ({', '.join(info['bands'])})",
         "gsd": info["gsd"],
-        "proj:epsg": epsg,
-        "proj:shape": shape,
-        "proj:transform": transform[:6],
+        "proj:epsg": geo.epsg,
+        "proj:shape": list(geo.shape),
+        "proj:transform": list(geo.transform),
         "raster:bands": [band | {"unit": info["units"]}] * len(info["bands"]),
         "roles": ["data"],
     }
@@ -56,9 +65,13 @@ def _chip_asset(path: Path, root: Path, sensor: str, info: dict[str, Any]) -> di
     return asset
 
 
-def chip_items(root: str | os.PathLike[str], meta: dict[str, Any]) -> list[dict[str, Any]]:
+def chip_items(
+    root: str | os.PathLike[str], meta: dict[str, Any], geos: Geos | None = None
+) -> list[dict[str, Any]]:
     """One STAC Item per footprint of the chip store ``root`` with ``meta.json`` record ``meta``
-    (asset hrefs relative to ``root``)."""
+    (asset hrefs relative to ``root``). ``geos``: the chips' geos as the tiler knows them;
+    without them (or for a chip they lack) each chip file is opened to read its own."""
+    geos = geos or {}
     root = Path(root)
     index = gpd.read_parquet(root / "index.parquet").to_crs(4326)
     classes = meta.get("classes", [])
@@ -69,24 +82,28 @@ def chip_items(root: str | os.PathLike[str], meta: dict[str, Any]) -> list[dict[
             f"{PREFIX}:split": row.split,
             f"{PREFIX}:label": classes[label] if 0 <= label < len(classes) else None,
         }
-        assets = {
-            sensor: _chip_asset(chip_path(root, sensor, str(row.id)), root, sensor, info)
-            for sensor, info in meta["sensors"].items()
-        }
+        assets = {}
+        for sensor, info in meta["sensors"].items():
+            path = chip_path(root, sensor, str(row.id))
+            geo = geos.get((sensor, str(row.id))) or _chip_geo(path)
+            assets[sensor] = _chip_asset(path, root, sensor, info, geo)
         items.append(
             footprint_item(row.id, row.geometry, row.datetime, properties, assets, ITEM_EXTENSIONS)
         )
     return items
 
 
-def publish_chip_store(root: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
+def publish_chip_store(
+    root: str | os.PathLike[str], meta: dict[str, Any] | None = None, geos: Geos | None = None
+) -> Path:
     """Write the chip store's ``README.md`` and STAC catalog (see the module); returns the
     catalog's path. The store's folder name is its EOTDL name (e.g. ``multisensor-ci``;
     see :func:`~eotdl_tutorials.publish.eotdl_name`).
-    ``meta``: the store's ``meta.json`` record when it is not written yet."""
+    ``meta``: the store's ``meta.json`` record when it is not written yet; ``geos``: the
+    chips' geos when the tiler knows them (see :func:`chip_items`)."""
     root = Path(root)
     meta = meta if meta is not None else json.loads((root / "meta.json").read_text())
-    chips = chip_items(root, meta)
+    chips = chip_items(root, meta, geos)
     if not chips:
         raise ValueError(f"chip store {root} holds no chips: nothing to publish")
     sensors = ", ".join(meta["sensors"])

@@ -1,11 +1,11 @@
 """Cut chips: the worker side of the tiler.
 
 A task is a list of chip jobs of one sensor that share source files (one Sentinel scene, or a
-batch of 1 m tiles). The worker opens each source file once, reads every job's window with
-:func:`~eotdl_tutorials.matching.rasters.read_chip`, checks it (no-data, cloud), writes the chip
-as a GeoTIFF under a temporary name then renames it, and copies it into the row of the staging
-array that becomes the packed ``{sensor}.npy``. A chip already on disk for the same item is
-reused instead of read again, so an interrupted run resumes.
+batch of 1 m tiles). The worker opens each source file once (a scene's SCL file too, for the
+cloud check), reads every job's window with :func:`~eotdl_tutorials.matching.rasters.read_chip`,
+checks it (no-data, cloud), writes the chip as a GeoTIFF under a temporary name then renames it,
+and copies it into the row of the staging array that becomes the packed ``{sensor}.npy``. A chip
+already on disk for the same item is reused instead of read again, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -59,9 +59,24 @@ class TaskOptions:
     max_cloud_percent: float | None = None
 
 
+@dataclass(frozen=True)
+class ChipGeo:
+    """Where a chip file lies: its EPSG code, (height, width) and affine ``transform`` (a-f)."""
+
+    epsg: int
+    shape: tuple[int, int]
+    transform: tuple[float, ...]
+
+
+def geo_of(src: rasterio.DatasetReader) -> ChipGeo:
+    """The :class:`ChipGeo` of an open raster."""
+    return ChipGeo(src.crs.to_epsg(), (src.height, src.width), tuple(src.transform)[:6])
+
+
 @dataclass
 class Outcome:
-    """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask)."""
+    """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask;
+    ``geo`` for a chip written or reused)."""
 
     row: int
     id: str
@@ -71,6 +86,7 @@ class Outcome:
     reason: str = ""
     label: int = -1
     presence: list[bool] | None = field(default=None)
+    geo: ChipGeo | None = None
 
 
 def chip_path(out_dir: str | os.PathLike[str], sensor: str, footprint_id: str) -> Path:
@@ -135,9 +151,9 @@ def _to_store(data: np.ndarray, spec: SensorSpec, dn_shift: int) -> np.ndarray:
     return data.astype(spec.dtype)
 
 
-def _cloud_percent(scl_href: str, grid: ChipGrid) -> float:
-    with _open(scl_href) as src:
-        scl = read_chip(src, grid, [1])[0]
+def _cloud_percent(src: rasterio.DatasetReader, grid: ChipGrid) -> float:
+    """Percentage of cloud and cloud shadow in the SCL file ``src`` on ``grid``."""
+    scl = read_chip(src, grid, [1])[0]
     return scl_cloud_percent(scl, empty=100.0, codes=(*SCL_CLOUD, SCL_CLOUD_SHADOW))
 
 
@@ -156,11 +172,13 @@ def _label(job: ChipJob) -> tuple[int, list[bool] | None]:
         return label_of(read_chip(src, job.grid, [1], fill=255)[0])
 
 
-def _reusable(path: Path, job: ChipJob, spec: SensorSpec) -> np.ndarray | None:
-    """The chip already on disk, if it is complete and cut from the same item (a copied 1 m
-    tile carries no item tag: its file name says which it is)."""
+def _reusable(
+    path: Path, job: ChipJob, spec: SensorSpec
+) -> tuple[np.ndarray, ChipGeo] | tuple[None, None]:
+    """The chip already on disk and its geo, if it is complete and cut from the same item (a
+    copied 1 m tile carries no item tag: its file name says which it is)."""
     if not path.exists():
-        return None
+        return None, None
     try:
         with rasterio.open(path) as src:
             same = (
@@ -169,9 +187,9 @@ def _reusable(path: Path, job: ChipJob, spec: SensorSpec) -> np.ndarray | None:
                 == (len(spec.bands), job.grid.height, job.grid.width)
                 and src.dtypes[0] == spec.dtype
             )
-            return src.read() if same else None
+            return (src.read(), geo_of(src)) if same else (None, None)
     except RasterioError:
-        return None  # a damaged chip is cut again
+        return None, None  # a damaged chip is cut again
 
 
 def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) -> bool:
@@ -191,17 +209,17 @@ def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) 
 
 def _write_chip(
     path: Path, chip: np.ndarray, job: ChipJob, spec: SensorSpec, sources: list
-) -> None:
-    """Write the chip as a GeoTIFF; when the source file is the chip already, link to it (a
-    second name for the same bytes: chips are replaced, never edited in place), or copy it where
-    a link cannot be made (another file system)."""
+) -> ChipGeo:
+    """Write the chip as a GeoTIFF and return its geo; when the source file is the chip
+    already, link to it (a second name for the same bytes: chips are replaced, never edited in
+    place), or copy it where a link cannot be made (another file system)."""
     with atomic_path(path) as tmp:
         if len(sources) == 1 and _is_the_source(sources[0], job, spec):
             try:
                 os.link(sources[0].name, tmp)
             except OSError:
                 shutil.copyfile(sources[0].name, tmp)
-            return
+            return geo_of(sources[0])
         write_geotiff(
             tmp,
             chip,
@@ -211,30 +229,34 @@ def _write_chip(
             tags={"item": job.item, "footprint": job.id},
             descriptions=list(spec.bands),
         )
+    grid = job.grid
+    return ChipGeo(grid.epsg, (grid.height, grid.width), tuple(grid.transform)[:6])
 
 
 def _cut(
-    job: ChipJob, sources: list[rasterio.DatasetReader], spec: SensorSpec, options: TaskOptions
+    job: ChipJob, files: _OpenFiles, spec: SensorSpec, options: TaskOptions
 ) -> tuple[np.ndarray | None, str]:
     """The chip of ``job`` in store encoding, or None and why it is skipped."""
-    data = _read(sources, job.grid, spec)
+    data = _read(files.get(job.hrefs), job.grid, spec)
     nodata = 100.0 * float(_nodata_mask(data, spec).mean())
     if nodata > options.max_nodata_percent:
         return None, f"nodata: {nodata:.1f}% of the chip has no data"
     if options.max_cloud_percent is not None and job.scl_href is not None:
-        cloud = _cloud_percent(job.scl_href, job.grid)
+        cloud = _cloud_percent(files.extra(job.scl_href), job.grid)
         if cloud > options.max_cloud_percent:
             return None, f"cloudy: {cloud:.1f}% of the chip is cloud or cloud shadow (SCL)"
     return _to_store(data, spec, job.dn_shift), ""
 
 
 class _OpenFiles:
-    """The source files of the current job, kept open while the next jobs share them."""
+    """The source files of the current job, and the extra files its checks read (a scene's
+    SCL), kept open while the next jobs share them."""
 
     def __init__(self) -> None:
         self.hrefs: tuple[str, ...] = ()
         self.sources: list[rasterio.DatasetReader] = []
         self.error: SourceError | None = None
+        self.extras: dict[str, rasterio.DatasetReader] = {}
 
     def get(self, hrefs: tuple[str, ...]) -> list[rasterio.DatasetReader]:
         if hrefs != self.hrefs:
@@ -249,10 +271,16 @@ class _OpenFiles:
             raise self.error
         return self.sources
 
+    def extra(self, href: str) -> rasterio.DatasetReader:
+        """``href``, opened once while the current sources are."""
+        if href not in self.extras:
+            self.extras[href] = _open(href)
+        return self.extras[href]
+
     def close(self) -> None:
-        for src in self.sources:
+        for src in [*self.sources, *self.extras.values()]:
             src.close()
-        self.hrefs, self.sources, self.error = (), [], None
+        self.hrefs, self.sources, self.error, self.extras = (), [], None, {}
 
 
 class _StagingRows:
@@ -291,14 +319,13 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
             outcome = Outcome(job.row, job.id, sensor, job.item, SKIPPED)
             path = chip_path(options.out_dir, sensor, job.id)
             try:
-                chip = _reusable(path, job, spec)
+                chip, outcome.geo = _reusable(path, job, spec)
                 if chip is not None:
                     outcome.status = REUSED
                 else:
-                    sources = files.get(job.hrefs)
-                    chip, outcome.reason = _cut(job, sources, spec, options)
+                    chip, outcome.reason = _cut(job, files, spec, options)
                     if chip is not None:
-                        _write_chip(path, chip, job, spec, sources)
+                        outcome.geo = _write_chip(path, chip, job, spec, files.get(job.hrefs))
                         outcome.status = WRITTEN
                 if chip is not None:
                     staging.write(job.row, chip)

@@ -9,6 +9,7 @@ succeeded into ``{sensor}.npy`` + ``index.parquet`` + ``meta.json``. It returns 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -32,7 +33,7 @@ from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET, S2_L2A_OFFSET, S2_L2
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, read_matches
 from eotdl_tutorials.matching.rasters import ChipGrid
-from eotdl_tutorials.tiling.catalog import publish_chip_store
+from eotdl_tutorials.tiling.catalog import Geos, publish_chip_store
 from eotdl_tutorials.tiling.chips import (
     REUSED,
     SKIPPED,
@@ -58,6 +59,10 @@ DEFAULT_CHUNK = 64
 #: test share gives the ``default`` store over 200 labelled test chips (one chip under half a
 #: point of accuracy).
 SPLITS = (("train", 0.63), ("val", 0.1), ("test", 0.27))
+#: Sentinel-2 chips with more cloud or cloud shadow (SCL) in their window are dropped from the
+#: course's stores (``tile(max_cloud_percent=...)``): EOTDL's 5 % scene limit, applied where the
+#: chip is.
+CHIP_MAX_CLOUD_PERCENT = 5.0
 #: Side of the spatial blocks that are kept whole in one split (metres): at least twice the
 #: about 1 km over which the world's land cover is correlated.
 SPLIT_BLOCK_M = 2000.0
@@ -342,18 +347,47 @@ def _index(
     return index
 
 
-def _pack(staging: str, final: Path, rows: np.ndarray, batch: int = 256) -> None:
-    """The staging rows ``rows`` as the packed array ``final`` (a rename when that is all)."""
+#: Errors of ``copy_file_range`` where the file system cannot copy in the kernel.
+NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
+def _copy_range(source: int, target: int, size: int, start: int, to: int) -> None:
+    """Copy ``size`` bytes from offset ``start`` of file ``source`` to offset ``to`` of
+    ``target``: in the kernel (``copy_file_range``: no pages mapped nor copied through this
+    process), else read and written in pieces."""
+    while size:
+        try:
+            done = os.copy_file_range(source, target, size, start, to)
+        except OSError as err:
+            if err.errno not in NO_KERNEL_COPY:
+                raise
+            done = os.pwrite(target, os.pread(source, min(size, 1 << 26), start), to)
+        if done <= 0:
+            raise OSError(f"copying a packed array stopped {size} bytes short")
+        size, start, to = size - done, start + done, to + done
+
+
+def _pack(staging: str, final: Path, rows: np.ndarray) -> None:
+    """The staging rows ``rows`` as the packed array ``final``: a rename when that is all, else
+    each run of consecutive rows copied at once (:func:`_copy_range`)."""
     source = np.load(staging, mmap_mode="r")
-    if len(rows) == len(source) and (rows == np.arange(len(rows))).all():
-        del source
+    shape, dtype, offset = source.shape, source.dtype, source.offset
+    del source
+    if len(rows) == shape[0] and (rows == np.arange(len(rows))).all():
         os.replace(staging, final)
         return
+    row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
+    runs = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(rows) != 1) + 1)
     with atomic_path(final) as tmp:
-        out = open_memmap(tmp, mode="w+", dtype=source.dtype, shape=(len(rows), *source.shape[1:]))
-        for start in range(0, len(rows), batch):
-            out[start : start + batch] = source[rows[start : start + batch]]
+        out = open_memmap(tmp, mode="w+", dtype=dtype, shape=(len(rows), *shape[1:]))
+        out_offset = out.offset
         del out
+        with open(staging, "rb") as src, open(tmp, "r+b") as dst:
+            for run in runs:
+                if len(run):
+                    start = offset + int(rows[run[0]]) * row_bytes
+                    to = out_offset + int(run[0]) * row_bytes
+                    _copy_range(src.fileno(), dst.fileno(), len(run) * row_bytes, start, to)
 
 
 def tile(
@@ -410,9 +444,12 @@ def tile(
     good = np.zeros(len(planned), dtype=bool)
     per_row: dict[int, int] = {}
     labels: dict[int, tuple[int, list[bool] | None]] = {}
+    geos: Geos = {}
     for o in outcomes:
         if o.status in (WRITTEN, REUSED):
             per_row[o.row] = per_row.get(o.row, 0) + 1
+        if o.geo is not None:
+            geos[o.sensor, o.id] = o.geo
         if o.sensor == "hr" and o.status != SKIPPED:
             labels[o.row] = (o.label, o.presence)
     for row, count in per_row.items():
@@ -458,6 +495,6 @@ def tile(
         },
     }
     if len(staging_rows):
-        publish_chip_store(out, meta)  # README.md and catalog.json: EOTDL-ready
+        publish_chip_store(out, meta, geos)  # README.md and catalog.json: EOTDL-ready
     write_json(out / "meta.json", meta)
     return tiling_report
