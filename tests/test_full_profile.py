@@ -136,9 +136,10 @@ def test_make_course_full_names_the_parameters_it_needs(project_root):
         "LABEL_SOURCE=/data/worldcover.tif",
     )
     assert given.returncode == 0, given.stderr
-    a1 = next(line for line in given.stdout.splitlines() if "A1_multisensor" in line)
-    assert "-p stac_url https://earth-search.aws.element84.com/v1" in a1
-    assert "-p earthview_index /data/earthview.parquet" in a1
+    run = next(line for line in given.stdout.splitlines() if "course run" in line)
+    assert "--profile full" in run
+    assert "-p stac_url https://earth-search.aws.element84.com/v1" in run
+    assert "-p earthview_index /data/earthview.parquet" in run
     assert "world build" not in given.stdout  # no sample world in the full profile
 
 
