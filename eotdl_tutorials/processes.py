@@ -12,6 +12,23 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+
+def resident_bytes(pid: int) -> tuple[int, int] | None:
+    """(resident set now, its peak ``VmHWM``) of process ``pid`` in bytes; None once it exited."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(value.split()[0]) * 1024
+    if len(values) < 2:  # a zombie has no memory lines
+        return None
+    return values["VmRSS"], values["VmHWM"]
+
+
 #: prctl option: the signal a child gets when its parent thread dies.
 _PR_SET_PDEATHSIG = 1
 
@@ -53,14 +70,8 @@ class ChildProcess:
     def peak_memory_mib(self) -> float | None:
         """The process's peak resident memory so far (MiB, Linux's ``VmHWM``); None elsewhere
         or once it has exited."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return None
+        memory = resident_bytes(self.process.pid)
+        return None if memory is None else memory[1] / 2**20
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate, kill if it has not exited after ``timeout_s``; close the output file."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from eotdl_tutorials.processes import resident_bytes
+
 #: Seconds between two samples of a process tree.
 SAMPLE_SECONDS = 0.25
 PROC = Path("/proc")
@@ -50,22 +52,6 @@ def descendants(root: int) -> list[int]:
         found.append(pid)
         todo += children.get(pid, [])
     return found
-
-
-def resident_bytes(pid: int) -> tuple[int, int] | None:
-    """(resident set now, its peak ``VmHWM``) of process ``pid`` in bytes; None once it exited."""
-    try:
-        status = (PROC / str(pid) / "status").read_text()
-    except OSError:
-        return None
-    values = {}
-    for line in status.splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(value.split()[0]) * 1024
-    if len(values) < 2:  # a zombie has no memory lines
-        return None
-    return values["VmRSS"], values["VmHWM"]
 
 
 class TreeSampler:

@@ -21,6 +21,8 @@ ROAD_IMAGE_PX = 1500
 #: How far inside one Sentinel-2 tile a road image lies: the 10 m window the matcher cuts around
 #: it may reach a pixel beyond the image on each side.
 ROAD_TILE_MARGIN_M = 20.0
+#: Draws of a road image's place before the plan gives up (a tile too small ever to hold one).
+MAX_ROAD_DRAWS = 1000
 
 
 def _day_moment(day: date, seed: int, *key: str | int) -> datetime:
@@ -195,12 +197,17 @@ def _plan_roads(profile: WorldProfile, seed: int, layout: RegionLayout, base: di
     rng = np.random.default_rng(_seed(seed, region.name, "roads"))
     side = ROAD_IMAGE_PX
     for i in range(count):
-        while True:
+        for _ in range(MAX_ROAD_DRAWS):
             x0 = float(np.floor(rng.uniform(xmin, max(xmin, xmax - side))))
             y0 = float(np.floor(rng.uniform(min(ymax, ymin + side), ymax)))
             grid = TileGrid(region.epsg, x0, y0, 1.0, side, side)
             if _inside_one_tile(grid.bounds, layout):
                 break
+        else:
+            raise ValueError(
+                f"profile {profile.name}: no Sentinel-2 tile of {region.name} holds a "
+                f"{side} m road image; make its tiles larger (s2_tile_px)"
+            )
         yield (
             "road",
             {
