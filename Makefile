@@ -35,19 +35,13 @@ FORCE_FLAG := $(if $(filter 1 yes true,$(FORCE)),--force)
 # changed, says why, and records its time and peak memory in $(DATA)/results/course-PROFILE.json.
 COURSE := $(BIN)/eotdl-tutorials course
 
-# PROFILE=full reads real catalogues, never the sample world: STAC_URL and EARTHVIEW_INDEX are
-# notebook A1's stac_url and earthview_index (A2 and A3 then use the chip store A1 writes),
-# LABEL_SOURCE is A3's label_source (a land-cover raster: real chips have no label masks).
+# PROFILE=full reads real data, never the sample world: each of these variables, when set, passes
+# the notebook parameter of the same name in lower case (STAC_URL=URL: -p stac_url URL) to every
+# notebook. `course run` names every one that a notebook requires and is missing, at once, before
+# it runs anything (the notebooks' parameters cells mark them; book/real-data.md lists them).
+REAL_DATA := STAC_URL EARTHVIEW_INDEX LABEL_SOURCE AERIAL_DIR
 ifeq ($(PROFILE),full)
-ifneq ($(filter course notebooks book,$(MAKECMDGOALS)),)
-ifeq ($(and $(STAC_URL),$(EARTHVIEW_INDEX),$(LABEL_SOURCE)),)
-$(error PROFILE=full reads real data: set STAC_URL (e.g. https://earth-search.aws.element84.com/v1), \
-EARTHVIEW_INDEX (the EarthView index parquet) and LABEL_SOURCE (a land-cover GeoTIFF or \
-/vsicurl/ URL, e.g. an ESA WorldCover tile); see book/real-data.md)
-endif
-endif
-PAPERMILL_PARAMS := -p stac_url $(STAC_URL) -p earthview_index $(EARTHVIEW_INDEX) \
-	-p label_source $(LABEL_SOURCE)
+PAPERMILL_PARAMS := $(foreach v,$(REAL_DATA),$(if $($(v)),-p $(shell echo $(v) | tr A-Z a-z) $($(v))))
 endif
 
 # The toc is book/_toc.yml (the default); the HTML goes to book/_build/html.
@@ -104,8 +98,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install $(TORCH)
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install --no-cache-dir $(TORCH)
+	$(BIN)/python -m pip install --no-cache-dir -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 ($(KERNEL))"
 	touch $@
 

@@ -8,10 +8,12 @@
 - ``_generated/use-cases.md``: the landing page's cards, one per ``use-case-*.md`` chapter, each
   with the first figure of that use case's first executed notebook;
 - ``_generated/disk.md``: what the Python environment, the sample worlds and the chip stores take
-  on disk, measured when the book is built (the pages include it instead of typing sizes).
+  on disk, measured when the book is built (the pages include it instead of typing sizes);
+- ``_generated/full-parameters.md``: the table of the notebooks' ``full`` parameters, read from
+  their ``parameters`` cells (:mod:`~eotdl_tutorials.course.parameters`).
 
 As a Sphinx extension (``_config.yml``: ``sphinx: extra_extensions: [eotdl_tutorials.book]``)
-both are written into the book's source folder when the build starts, before Sphinx reads it.
+they are written into the book's source folder when the build starts, before Sphinx reads it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from eotdl_tutorials.course.parameters import full_parameters_table
 from eotdl_tutorials.profiles import data_dir
 from eotdl_tutorials.results import COURSE_KEY, RUN_KEYS, results_dir
 
@@ -38,6 +41,8 @@ MAX_PLOTTED = 12
 MAX_LIST = 6
 #: The disk page, relative to the book's source folder (``real-data.md`` includes it).
 DISK_PAGE = f"{GENERATED}/disk.md"
+#: The table of the full profile's parameters (``real-data.md`` includes it).
+FULL_PARAMETERS_PAGE = f"{GENERATED}/full-parameters.md"
 #: Footprint counts a chip store's size per footprint is scaled to: a thousand, and the million
 #: tiles EOTDL matched in its use case A.
 DISK_SCALES = {"1,000 footprints": 1_000, "EOTDL's million": 1_000_000}
@@ -450,6 +455,9 @@ def write_pages(
         out / "use-cases.md": use_case_cards(srcdir, out),
         srcdir / DISK_PAGE: disk_page(
             data_dir(), Path(sys.prefix) if sys.prefix != sys.base_prefix else None
+        ),
+        srcdir / FULL_PARAMETERS_PAGE: full_parameters_table(
+            sorted((srcdir / "notebooks").glob("*.ipynb"))
         ),
     }
     for path, text in pages.items():

@@ -4,7 +4,10 @@ clear message naming the parameter to set; a real store gets labels from a land-
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import shapely
 import torch
 from rasterio.transform import from_origin
 
+from eotdl_tutorials.course.parameters import course_parameters, missing_in_full
 from eotdl_tutorials.data import (
     BandStats,
     ChipStore,
@@ -29,6 +33,8 @@ from eotdl_tutorials.matching import match
 from eotdl_tutorials.models.encoder import SensorEncoder
 from eotdl_tutorials.training import evaluate_label_ratios
 
+PROJECT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.ipynb"))
 COLS = 4  # write_synthetic_store lays 16 footprints on a 4 x 4 grid from (5.5 E, 45 N)
 SIDE = 32 * 10.0 / 111_000  # a footprint's side in degrees (s2_size 32 px of 10 m)
 
@@ -123,24 +129,54 @@ def _make_n(project_root, *variables: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_make_course_full_names_the_parameters_it_needs(project_root):
-    missing = _make_n(project_root, "PROFILE=full")
-    assert missing.returncode != 0
-    for name in ("STAC_URL", "EARTHVIEW_INDEX", "LABEL_SOURCE"):
-        assert name in missing.stderr
+def test_make_course_full_passes_the_real_data_it_is_given(project_root):
     given = _make_n(
         project_root,
         "PROFILE=full",
         "STAC_URL=https://earth-search.aws.element84.com/v1",
         "EARTHVIEW_INDEX=/data/earthview.parquet",
-        "LABEL_SOURCE=/data/worldcover.tif",
+        "AERIAL_DIR=/data/massachusetts",
     )
     assert given.returncode == 0, given.stderr
     run = next(line for line in given.stdout.splitlines() if "course run" in line)
     assert "--profile full" in run
     assert "-p stac_url https://earth-search.aws.element84.com/v1" in run
     assert "-p earthview_index /data/earthview.parquet" in run
+    assert "-p aerial_dir /data/massachusetts" in run
+    assert "label_source" not in run  # not set: not passed (course run then names it)
     assert "world build" not in given.stdout  # no sample world in the full profile
+
+
+def test_make_course_full_names_every_missing_parameter_at_once(project_root, tmp_path):
+    """``course run --profile full`` as make runs it, with one of the required values: it names
+    the others (the make variable and the notebooks needing each), and writes nothing."""
+    data = tmp_path / "data"
+    env = {**os.environ, "EOTDL_TUTORIALS_DATA": str(data)}
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "eotdl_tutorials.cli", "course", "run", "--profile", "full",
+         "-p", "stac_url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "out")],
+        cwd=project_root, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert time.perf_counter() - started < STOP_SECONDS
+    required = missing_in_full(course_parameters(NOTEBOOKS), {})
+    assert "stac_url" in required
+    for name, notebooks in required.items():
+        if name != "stac_url":
+            assert f"{name.upper()}=..." in run.stderr
+            assert all(notebook in run.stderr for notebook in notebooks)
+    assert "STAC_URL=" not in run.stderr
+    assert "book/real-data.md" in run.stderr
+    assert not data.exists() and not (tmp_path / "out").exists()
+
+
+def test_make_passes_every_parameter_full_requires():
+    """Each parameter a notebook's cell marks ``full: required`` has its make variable."""
+    makefile = (PROJECT / "Makefile").read_text()
+    variables = re.search(r"^REAL_DATA := (.*)$", makefile, re.M).group(1).split()
+    required = {p.make_variable for p in course_parameters(NOTEBOOKS) if p.required_in_full}
+    assert required and required <= set(variables)
 
 
 def test_an_unreachable_catalogue_is_a_clear_error():

@@ -24,6 +24,7 @@ from typing import Any
 
 from eotdl_tutorials.course.graph import WORLD, Notebook, read_notebooks
 from eotdl_tutorials.course.memory import Measured, TreeSampler, run_measured
+from eotdl_tutorials.course.parameters import course_parameters, missing_in_full, missing_message
 from eotdl_tutorials.course.progress import done_line, progress_line
 from eotdl_tutorials.course.record import (
     disk_use,
@@ -185,9 +186,14 @@ def plan_course(
     """Decide which steps of the course in ``profile`` run: the sample world when a notebook
     reads it and it is not complete, then each notebook of ``notebooks`` (executed into
     ``out`` with ``parameters``) whose inputs changed since its stamp, or whose upstream runs
-    or ran since; every notebook with ``force``."""
+    or ran since; every notebook with ``force``. In ``full``, raises :class:`StepFailed` naming
+    every parameter the notebooks require there and ``parameters`` lacks, before anything."""
     check_profile(profile)
     graph = read_notebooks(notebooks)
+    if profile == "full":
+        missing = missing_in_full(course_parameters(nb.path for nb in graph), parameters)
+        if missing:
+            raise StepFailed(missing_message(missing))
     data = data_dir()
     data.mkdir(parents=True, exist_ok=True)
     common = {
