@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import onnx
@@ -17,7 +18,9 @@ from torch import nn
 from eotdl_tutorials.data import BandStats
 from eotdl_tutorials.models import (
     ModelCard,
+    OffsetAssumed,
     band_name,
+    carries_offset,
     match_bands,
     onnx_session,
     read_card,
@@ -129,15 +132,19 @@ def test_band_names(text, name):
     assert band_name(text) == name
 
 
-def _write(path, data, descriptions=None, dtype="uint16"):
+def _write(path, data, descriptions=None, dtype="uint16", crs="EPSG:32631", nodata=None):
+    degrees = crs == "EPSG:4326"
     profile = {
         "driver": "GTiff",
         "width": data.shape[2],
         "height": data.shape[1],
         "count": data.shape[0],
         "dtype": dtype,
-        "crs": "EPSG:32631",
-        "transform": from_origin(600000, 5000000, 10, 10),
+        "crs": crs,
+        "transform": from_origin(3.0, 45.0, 1e-4, 1e-4)
+        if degrees
+        else from_origin(600000, 5000000, 10, 10),
+        "nodata": nodata,
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data.astype(dtype))
@@ -188,6 +195,37 @@ def test_tiles_and_explicit_scaling(l2a, model_dir):
     floats = _write(folder / "float.tif", dn * 1e-4 - 0.1, dtype="float32")
     reference = embed_geotiff(folder / "tiles.tif", model_dir)
     np.testing.assert_allclose(embed_geotiff(floats, model_dir), reference, atol=1e-4)
+
+
+def test_an_l2a_export_without_the_offset_is_told_by_its_data(l2a, model_dir):
+    """A real export: 12-band int16 in EPSG:4326, no band descriptions, nodata 0, the +1000
+    offset removed. Its dark pixels say it carries no offset: read with offset 0 and a warning;
+    the same pixels with the offset read silently; an explicit offset is obeyed as given."""
+    dn, folder = l2a
+    reference = embed_geotiff(_write(folder / "offset.tif", dn), model_dir)
+    without = dn - 1000
+    without[:, 0, :4] = 0  # a nodata edge
+    export = _write(folder / "export.tif", without, dtype="int16", crs="EPSG:4326", nodata=0)
+    with pytest.warns(OffsetAssumed, match="carry no offset"):
+        embedding = embed_geotiff(export, model_dir)
+    edged = dn.copy()
+    edged[:, 0, :4] = 0
+    with_offset = _write(folder / "edged.tif", edged, dtype="int16", crs="EPSG:4326", nodata=0)
+    np.testing.assert_allclose(embedding, embed_geotiff(with_offset, model_dir), atol=1e-4)
+    assert np.abs(embedding - reference).max() < 0.5  # the same scene (but for its edge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OffsetAssumed)
+        embed_geotiff(with_offset, model_dir)
+        told = embed_geotiff(export, model_dir, offset=-0.1)  # as the user says: no guess
+    assert not np.allclose(told, embedding, atol=1e-3)
+
+
+def test_carries_offset_reads_the_darkest_band():
+    bright = np.full((3, 8, 8), 1400)
+    bright[1, :2] = 980  # dark water with the offset: a little below 1000
+    assert carries_offset(bright, -0.1, 1e-4, 0)
+    assert not carries_offset(bright - 1000, -0.1, 1e-4, 0)
+    assert carries_offset(np.zeros((3, 8, 8)), -0.1, 1e-4, 0)  # nothing valid: the card's
 
 
 def test_files_whose_bands_cannot_be_matched_are_clear_errors(l2a, model_dir):

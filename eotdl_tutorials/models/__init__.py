@@ -25,7 +25,7 @@ from eotdl_tutorials.models.bands import (
 )
 from eotdl_tutorials.models.card import NO_LABEL, TASKS, ModelCard, z_score
 from eotdl_tutorials.models.folder import CONFIG_NAME, onnx_session, read_card, read_model_record
-from eotdl_tutorials.models.geotiff import read_model_input
+from eotdl_tutorials.models.geotiff import OffsetAssumed, carries_offset, read_model_input
 
 __all__ = [
     "CONFIG_NAME",
@@ -33,11 +33,13 @@ __all__ = [
     "PREPROCESSING",
     "TASKS",
     "ModelCard",
+    "OffsetAssumed",
     "band_mapping",
     "band_name",
     "match_bands",
     "onnx_session",
     "read_card",
+    "carries_offset",
     "read_model_input",
     "read_model_record",
     "rgb_values",
