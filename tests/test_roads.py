@@ -16,6 +16,7 @@ from rasterio.transform import from_origin
 from eotdl_tutorials.cli import main
 from eotdl_tutorials.facts.sensors import S2_BANDS
 from eotdl_tutorials.matching.rasters import ChipGrid
+from eotdl_tutorials.models import OffsetAssumed
 from eotdl_tutorials.roads import (
     RoadNet,
     check_transfers,
@@ -299,7 +300,8 @@ def test_unmappable_bands_fail_clearly_and_write_nothing(tmp_path: Path, model_d
 def test_an_l2a_export_without_the_offset_is_read_right(tmp_path: Path, model_dir: Path):
     """A 12-band int16 L2A export in EPSG:4326 without band descriptions, scale tags nor the
     +1000 offset (what Google Earth Engine or Sentinel Hub give): read by band count, and with
-    ``--offset 0`` predicted as the same reflectance in the course's own encoding."""
+    ``--offset 0``, or by its dark pixels without it, predicted as the same reflectance in the
+    course's own encoding; an explicit offset is obeyed."""
     rng = np.random.default_rng(2)
     reflectance = rng.uniform(0.02, 0.4, (12, 40, 60))
     grid = {"driver": "GTiff", "width": 60, "height": 40, "count": 12, "crs": "EPSG:4326",
@@ -319,10 +321,14 @@ def test_an_l2a_export_without_the_offset_is_read_right(tmp_path: Path, model_di
         rasterio.open(reference.probability) as b,
     ):
         assert np.allclose(a.read(1), b.read(1), atol=1e-4)
-    shifted = predict_scene(export, model_dir, tmp_path / "shifted", progress=False)
-    assert shifted.warped and shifted.band_mapping.startswith("Sentinel-2 L2A")  # by count
-    with rasterio.open(shifted.probability) as a, rasterio.open(reference.probability) as b:
-        assert not np.allclose(a.read(1), b.read(1), atol=1e-4)  # the default reads it 0.1 low
+    with pytest.warns(OffsetAssumed, match="carry no offset"):  # its dark pixels tell
+        guessed = predict_scene(export, model_dir, tmp_path / "guessed", progress=False)
+    assert guessed.warped and guessed.band_mapping.startswith("Sentinel-2 L2A")  # by count
+    with rasterio.open(guessed.probability) as a, rasterio.open(reference.probability) as b:
+        assert np.allclose(a.read(1), b.read(1), atol=1e-4)
+    told = predict_scene(export, model_dir, tmp_path / "told", offset=-0.1, progress=False)
+    with rasterio.open(told.probability) as a, rasterio.open(reference.probability) as b:
+        assert not np.allclose(a.read(1), b.read(1), atol=1e-4)  # as told: 0.1 low
 
 
 def _aerial(ci_world: Path, folder: Path, **split):
@@ -399,6 +405,25 @@ def test_aerial_roads_incomplete_or_ungeoreferenced_fail_clearly(ci_world: Path,
             dst.write(array[:count])
     with pytest.raises(AerialRoadsError, match="not georeferenced"):
         read_aerial_roads(plain)
+
+
+def test_graded_road_masks_are_road_above_127_and_said_so(ci_world: Path, tmp_path: Path):
+    """A lossy or resampled copy of the release holds mask values between 0 and 255: road
+    above 127, with a warning naming how many masks; the transfers read it so."""
+    from eotdl_tutorials.roads import GradedMasks, read_aerial_roads
+
+    aerial = _aerial(ci_world, tmp_path / "aerial")
+    row = aerial.index.iloc[0]
+    with rasterio.open(row["label"]) as src:
+        clean, profile = src.read(1), src.profile
+        grid = ChipGrid(int(row["epsg"]), tuple(src.bounds), src.width // 10, src.height // 10)
+    before = road_fraction(row["label"], grid)
+    graded = np.where(clean > 0, 200, 30).astype(np.uint8)  # road 200, background 30
+    with rasterio.open(row["label"], "w", **profile) as dst:
+        dst.write(graded, 1)
+    with pytest.warns(GradedMasks, match=f"1 of the {len(aerial.index)} road masks"):
+        read_aerial_roads(tmp_path / "aerial")
+    assert np.array_equal(road_fraction(row["label"], grid), before)
 
 
 def test_road_dataset_of_the_ci_world(ci_world: Path, tmp_path: Path):

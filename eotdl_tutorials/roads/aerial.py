@@ -8,7 +8,9 @@ folder of 1 m aerial images and road masks, already split::
     tiff/test/<id>.tiff         tiff/test_labels/<id>.tif
     metadata.csv                label_class_dict.csv
 
-(images ``.tiff``, RGB; labels ``.tif``, one band, 0 = background, 255 = road). The sample world
+(images ``.tiff``, RGB; labels ``.tif``, one band, 0 = background, 255 = road; copies that were
+resampled or saved lossy hold values in between: a pixel above :data:`ROAD_ABOVE` is road, and
+:func:`read_aerial_roads` warns how many masks it read that way). The sample world
 writes the same layout with :func:`write_aerial_roads`: its 1 m road images as they are, a mask
 rasterised from the world's road centre lines buffered to their width, every file a georeferenced
 GeoTIFF, the split by place (whole regions held out, :func:`place_splits`), and, which the real
@@ -23,6 +25,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,8 @@ from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.world import World, ensure_world
 from eotdl_tutorials.world.spec import ROAD_TEST_REGIONS as TEST_REGIONS
 
+#: A mask pixel above this is road (the release's masks are 0 and 255).
+ROAD_ABOVE = 127
 #: The course's road vectors, which the real release lacks.
 ROADS_NAME = "roads.gpkg"
 #: Written last by :func:`write_aerial_roads`: the folder is complete when it exists.
@@ -239,6 +244,16 @@ def ensure_aerial_roads(
     return read_aerial_roads(folder)
 
 
+class GradedMasks(UserWarning):
+    """Road masks hold values other than 0 and 255: read as road above :data:`ROAD_ABOVE`."""
+
+
+def is_road(mask: np.ndarray) -> np.ndarray:
+    """Road pixels of a Massachusetts mask: above :data:`ROAD_ABOVE` (0/255 masks, and masks
+    with values in between, as resampled or lossy copies have)."""
+    return mask > ROAD_ABOVE
+
+
 def _grid(path: Path) -> dict:
     try:
         with rasterio.open(path) as src:
@@ -253,8 +268,7 @@ def _grid(path: Path) -> dict:
             f"{path} is not georeferenced (no CRS or geotransform): the Sentinel-2 search needs "
             "each image's footprint; use a georeferenced copy of the dataset"
         )
-    if values is not None and not np.isin(values, (0, ROAD_VALUE)).all():
-        raise AerialRoadsError(f"{path} is not a road mask of 0 and {ROAD_VALUE}")
+    graded = values is not None and not np.isin(values, (0, ROAD_VALUE)).all()
     left, bottom, right, top = rasterio.transform.array_bounds(height, width, transform)
     return {
         "epsg": crs.to_epsg(),
@@ -266,6 +280,7 @@ def _grid(path: Path) -> dict:
         "height": height,
         "gsd": abs(transform.a),
         "count": count,
+        "graded": graded,
     }
 
 
@@ -289,7 +304,7 @@ def read_aerial_roads(folder: str | os.PathLike[str]) -> AerialRoads:
     missing = [folder for folder in folders if not (root / folder).is_dir()]
     if missing:
         raise AerialRoadsError(f"{root} is incomplete: no {', '.join(missing)} folder")
-    rows = []
+    rows, graded = [], 0
     for split, name in SPLIT_FOLDERS.items():
         images_dir, labels_dir = root / "tiff" / name, root / "tiff" / f"{name}_labels"
         images = {p.stem: p for p in images_dir.glob(f"*{IMAGE_SUFFIX}")}
@@ -308,7 +323,8 @@ def read_aerial_roads(folder: str | os.PathLike[str]) -> AerialRoads:
             same = ("epsg", "minx", "miny", "maxx", "maxy", "width", "height")
             if any(image[k] != label[k] for k in same):
                 raise AerialRoadsError(f"{labels[stem]} is not on the grid of {images[stem]}")
-            image.pop("count")
+            image.pop("count"), image.pop("graded")
+            graded += label["graded"]
             rows.append(
                 {
                     "id": stem,
@@ -321,5 +337,14 @@ def read_aerial_roads(folder: str | os.PathLike[str]) -> AerialRoads:
             )
     if not rows:
         raise AerialRoadsError(f"{root} holds no images in tiff/train, tiff/val or tiff/test")
+    if graded:
+        warnings.warn(
+            GradedMasks(
+                f"{graded} of the {len(rows)} road masks in {root} hold values other than 0 and "
+                f"{ROAD_VALUE} (a resampled or lossy copy): a pixel above {ROAD_ABOVE} is read "
+                "as road"
+            ),
+            stacklevel=2,
+        )
     roads = root / ROADS_NAME
     return AerialRoads(root, pd.DataFrame(rows), roads if roads.is_file() else None, meta)

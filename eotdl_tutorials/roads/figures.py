@@ -23,7 +23,7 @@ from eotdl_tutorials.display import (
     warp_to_web_mercator,
 )
 from eotdl_tutorials.models.bands import L2A_12
-from eotdl_tutorials.roads import AerialRoads, RoadDataset, road_graph
+from eotdl_tutorials.roads import AerialRoads, RoadDataset, is_road, road_graph
 
 PROBABILITY_CMAP = "magma"
 ROAD_KIND_COLOURS = {"primary": "red", "secondary": "orange", "residential": "yellow"}
@@ -56,7 +56,7 @@ def plot_aerial_image(aerial: AerialRoads, row: int = 0) -> Figure:
         title += " and the road vectors"
     axes[0].set_title(title, fontsize=10)
     axes[1].imshow(label, cmap="gray", vmin=0, vmax=255, extent=extent, interpolation="nearest")
-    axes[1].set_title(f"{Path(info['label']).name}: 0 / 255, road {np.mean(label > 0):.1%}",
+    axes[1].set_title(f"{Path(info['label']).name}: 0 / 255, road {np.mean(is_road(label)):.1%}",
                       fontsize=10)  # fmt: skip
     for ax in axes:
         ax.set_xticks([])
@@ -93,7 +93,7 @@ def plot_label_transfers(dataset: RoadDataset, row: int = 0, zoom_px: int = 40) 
     transfers = [t for t in TRANSFER_TITLES if t in dataset.labels]
     rows_, cols_ = _busiest_window(dataset.fraction[row] > 0, zoom_px)
     with rasterio.open(info["mask"]) as src:
-        mask_1m = src.read(1) > 0
+        mask_1m = is_road(src.read(1))
     scale = mask_1m.shape[0] / dataset.fraction.shape[-2]
     zoom_1m = mask_1m[
         int(rows_.start * scale) : int(rows_.stop * scale),

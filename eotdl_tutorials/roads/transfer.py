@@ -27,6 +27,7 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from eotdl_tutorials.matching.rasters import ChipGrid
+from eotdl_tutorials.roads.aerial import is_road
 
 #: The label transfers this module implements; the first two are trained on in use case D.
 TRANSFERS = ("area_fraction", "vector_width", "nearest")
@@ -56,7 +57,7 @@ def nearest_labels(mask_path: str, grid: ChipGrid) -> np.ndarray:
 def _resample(mask_path: str, grid: ChipGrid, method: Resampling) -> np.ndarray:
     out = np.zeros((grid.height, grid.width), np.float32)
     with rasterio.open(mask_path) as src:
-        mask = (src.read(1) > 0).astype(np.float32)
+        mask = is_road(src.read(1)).astype(np.float32)
         reproject(
             mask,
             out,
