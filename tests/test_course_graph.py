@@ -41,12 +41,14 @@ class Shared:
 A1, A2 = "A1_multisensor_dataset", "A2_barlow_twins_pretraining"
 B1, C1, C2, D1 = "B1_superres_pairs", "C1_scaneo_labels", "C2_multitask_models", "D1_road_dataset"
 SHARED = {
-    "the sample world": Shared((r"\bensure_world\(",), WORLD, ()),
+    # pair_scene: B2's scene, the sample world's (full: the scene A1's matches recorded)
+    "the sample world": Shared((r"\bensure_world\(", r"\bpair_scene\("), WORLD, ()),
     "the multi-sensor chip store": Shared(
         (r"\bensure_chip_store\(", r"\bchip_store_dir\("), A1, (WORLD,)
     ),
     "the Sentinel-2 encoder": Shared((r"\bmodel_dir_for\(sensor\b",), A2, (A1,)),
-    "the super-resolution pair store": Shared((r"\bensure_pair_store\(",), B1, (WORLD,)),
+    # full: the pairs are those of A1's chip store
+    "the super-resolution pair store": Shared((r"\bensure_pair_store\(",), B1, (WORLD, A1)),
     "the land-cover set": Shared((r"\bensure_landcover_set\(",), C1, (WORLD,)),
     "the 1 m encoder": Shared((r'\bmodel_dir_for\("hr"',), C2, (A1,)),
     "the exported land-cover models": Shared((r"\bensure_exported_models\(",), C2, (C1,)),

@@ -194,6 +194,8 @@ FULL_WITHOUT_DATA = {
     "A1_multisensor_dataset": "set stac_url and earthview_index",
     "A2_barlow_twins_pretraining": "-p stac_url URL -p earthview_index PATH",
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
+    "B1_superres_pairs": "-p stac_url URL -p earthview_index PATH",
+    "B2_esrt_superresolution": "-p stac_url URL -p earthview_index PATH",
     "D1_road_dataset": "set aerial_dir and stac_url",
     "D2_road_segmentation": "run D1 first with -p profile full -p aerial_dir FOLDER",
 }
@@ -243,6 +245,10 @@ SMALL = {
         "accelerator": "cpu",
     },
     "A3_few_label_evaluation": {"draws": 1, "trained": False, "accelerator": "cpu"},
+    "B1_superres_pairs": {},
+    "B2_esrt_superresolution": {
+        "steps": 2, "batch_size": 4, "workers": 0, "accelerator": "cpu", "scene_size": 64,
+    },
     "D1_road_dataset": {},
     "D2_road_segmentation": {
         "band_sets": ["10m+20m"], "steps": 1, "batch_size": 4, "workers": 0, "accelerator": "cpu",
@@ -251,12 +257,13 @@ SMALL = {
 
 
 @pytest.mark.notebooks
-def test_use_cases_a_and_d_run_on_the_stand_in(
+def test_use_cases_a_b_and_d_run_on_the_stand_in(
     project_root, stand_in, stand_in_api, tmp_path, monkeypatch
 ):
-    """A1 to A3, D1 and D2 with ``-p profile full`` and their real-data parameters pointed at
-    the stand-in, in an empty data folder: they run, write their results, and no sample world
-    is opened or built."""
+    """A1 to A3, B1, B2, D1 and D2 with ``-p profile full`` and their real-data parameters
+    pointed at the stand-in, in an empty data folder: they run, write their results, and no
+    sample world is opened or built. B reads A1's store: its Sentinel-2 chips (Earth Search's
+    COGs, the +1000 offset removed) are reflectance in [0, 1.2], never negative."""
     data = tmp_path / "data"
     monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
     monkeypatch.setenv("EOTDL_TUTORIALS_BATCH", "1")
@@ -271,5 +278,17 @@ def test_use_cases_a_and_d_run_on_the_stand_in(
         assert (data / "results" / f"{name}-full.json").is_file(), name
     a3 = json.loads((data / "results" / "A3_few_label_evaluation-full.json").read_text())
     assert a3["test_chips"] > 0  # labelled from the WorldCover tiles
+    store = ChipStore(data / "datasets" / "multisensor-full")
+    reflectance = store.to_physical("s2", np.asarray(store.array("s2")))
+    assert 0 <= reflectance.min() <= reflectance.max() <= 1.2, (
+        reflectance.min(),
+        reflectance.max(),
+    )
+    assert "s2_cloud_percent" in store.index
+    b1 = json.loads((data / "results" / "B1_superres_pairs-full.json").read_text())
+    clear = int((store.index["s2_cloud_percent"] == 0).sum())
+    assert b1["pairs"] == clear > 0 and b1["cloudy_chips_left_out"] == store.count - clear
+    b2 = json.loads((data / "results" / "B2_esrt_superresolution-full.json").read_text())
+    assert b2["bicubic"]["reflectance_l1"] < 0.005  # bicubic keeps the input's reflectance
     d1 = json.loads((data / "results" / "D1_road_dataset-full.json").read_text())
     assert {row["transfer"] for row in d1["transfers"]} == {"area_fraction", "nearest"}

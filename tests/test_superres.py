@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,13 +13,16 @@ import torch
 from rasterio.transform import from_origin
 
 from eotdl_tutorials.cli import main
+from eotdl_tutorials.data import write_synthetic_store
 from eotdl_tutorials.superres import (
     ESRT,
     ESRT_PAPER_PARAMS_4X,
     PAIR_BANDS,
     PairSet,
     SuperResolver,
+    build_pairs,
     count_parameters,
+    ensure_pair_store,
     error_budget,
     export_superres,
     gains_over,
@@ -276,3 +280,49 @@ def test_gains_over_bicubic_are_paired_by_pair_and_blocked_by_place() -> None:
     assert varying.estimate == pytest.approx(0.125) and varying.verdict == "within noise"
     with pytest.raises(ValueError, match="no 'bicubic' rows"):
         gains_over(frames[1])
+
+
+def _pair_store(root: Path, cloud: list[float], gap_days: list[int]) -> Path:
+    """A chip store of ``len(cloud)`` hr + s2 footprints (S2 4 px of 10 m, hr 40 px of 1 m) whose
+    S2 chips have ``cloud`` percent SCL cloud and whose S2 items are ``gap_days`` after the 1 m."""
+    store = write_synthetic_store(
+        root, count=len(cloud), s2_size=4, hr_size=40, sensors=("hr", "s2")
+    )
+    index = gpd.read_parquet(store / "index.parquet")
+    index["s2_cloud_percent"] = cloud
+    index["s2_datetime"] = index["hr_datetime"] + pd.to_timedelta(gap_days, "D")
+    index.to_parquet(store / "index.parquet")
+    return store
+
+
+def test_pairs_are_cloud_free_with_the_time_gap_of_the_items(tmp_path: Path) -> None:
+    """Of any store with hr and s2 chips, pairs keep the chips without SCL cloud (NaN: never
+    checked, left out too), the store's split, and the S2 item's datetime minus the 1 m one."""
+    store = _pair_store(tmp_path / "s", [0, 0.5, np.nan, 0, 0, 3], [1, 2, 3, -4, 5, 6])
+    pairs = build_pairs(store, lr_size=4)
+    index = gpd.read_parquet(store / "index.parquet")
+    assert pairs.table["id"].tolist() == index["id"].iloc[[0, 3, 4]].tolist()
+    assert pairs.table["time_gap_days"].tolist() == [1.0, -4.0, 5.0]
+    assert pairs.table["split"].tolist() == index["split"].iloc[[0, 3, 4]].tolist()
+    assert (pairs.cloudy, pairs.unchecked) == (2, 1)
+    assert len(build_pairs(store, lr_size=4, max_cloud_percent=None)) == 6
+    assert (pairs.lr >= 0).all()  # reflectance
+
+
+def test_a_store_without_pairs_is_a_clear_error(tmp_path: Path) -> None:
+    cloudy = _pair_store(tmp_path / "cloudy", [2.0, np.nan], [0, 0])
+    with pytest.raises(ValueError, match="1 hold more than 0 % SCL cloud.*1 have no cloud figure"):
+        build_pairs(cloudy, lr_size=4)
+    s2_only = write_synthetic_store(tmp_path / "s2", count=2, s2_size=4, sensors=("s2",))
+    with pytest.raises(ValueError, match="has no hr chips.*the store parameter"):
+        build_pairs(s2_only, lr_size=4)
+
+
+def test_full_pairs_are_never_built_from_the_sample_world(tmp_path, monkeypatch) -> None:
+    """``full`` reads the chip store A1 wrote from real data, or stops naming what to run."""
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="-p stac_url URL -p earthview_index PATH"):
+        ensure_pair_store("full")
+    assert list(tmp_path.iterdir()) == []  # no world, no store
+    a1 = write_synthetic_store(tmp_path / "datasets" / "multisensor-full", count=2)
+    assert ensure_pair_store("full") == a1

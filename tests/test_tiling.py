@@ -440,3 +440,28 @@ def test_stac_items_as_footprints_give_the_same_chips(store, world, tmp_path):
         np.testing.assert_array_equal(
             np.load(tmp_path / f"{sensor}.npy")[order], np.load(out / f"{sensor}.npy")
         )
+
+
+def test_s2_chips_carry_their_scl_cloud_figure(matches, tmp_path):
+    """The cloud check's figure goes into the index (``s2_cloud_percent``) and into the chip's
+    tags, so a chip that a rerun reuses keeps it; a chip cut without a cloud check has none."""
+    few = MatchResult(
+        matches.best.iloc[:12].reset_index(drop=True),
+        matches.candidates,
+        matches.scenes,
+        matches.summary,
+    )
+    out = tmp_path / "checked"
+    tile(few, out, sensors=("s2",), max_cloud_percent=100.0, progress=False)
+    first = gpd.read_parquet(out / "index.parquet")
+    assert len(first) and first["s2_cloud_percent"].between(0, 100).all()
+    again = tile(few, out, sensors=("s2",), max_cloud_percent=100.0, progress=False)
+    assert set(again.chips.loc[again.chips["status"] != "skipped", "status"]) == {"reused"}
+    reread = gpd.read_parquet(out / "index.parquet")
+    pd.testing.assert_series_equal(reread["s2_cloud_percent"], first["s2_cloud_percent"])
+    clear = tile(few, tmp_path / "clear", sensors=("s2",), max_cloud_percent=0.0, progress=False)
+    kept = gpd.read_parquet(tmp_path / "clear" / "index.parquet")["id"].tolist()
+    assert kept == first.loc[first["s2_cloud_percent"] == 0, "id"].tolist(), clear.summary
+    unchecked = tile(few, tmp_path / "unchecked", sensors=("s2",), progress=False)
+    index = gpd.read_parquet(tmp_path / "unchecked" / "index.parquet")
+    assert index["s2_cloud_percent"].isna().all(), unchecked.summary

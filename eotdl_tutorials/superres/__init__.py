@@ -20,15 +20,27 @@ from eotdl_tutorials.superres.models import (
 )
 from eotdl_tutorials.superres.pairs import (
     PAIR_BANDS,
+    PAIR_MAX_CLOUD_PERCENT,
     PairSet,
     area_resize,
     build_pairs,
+    cloud_free_rows,
     ensure_pair_store,
     histogram_match,
     measured_offsets,
     pair_store_dir,
+    time_gaps,
 )
-from eotdl_tutorials.superres.scene import stack_scene, superres_array, superres_scene, tile_spans
+from eotdl_tutorials.superres.scene import (
+    SceneBands,
+    matched_scene_files,
+    pair_scene,
+    scene_reflectance,
+    stack_scene,
+    superres_array,
+    superres_scene,
+    tile_spans,
+)
 from eotdl_tutorials.superres.training import SuperResSettings, sr_settings, train_superres
 
 __all__ = [
@@ -36,12 +48,15 @@ __all__ = [
     "ESRT",
     "ESRT_PAPER_PARAMS_4X",
     "PAIR_BANDS",
+    "PAIR_MAX_CLOUD_PERCENT",
     "PairSet",
+    "SceneBands",
     "SmallCNN",
     "SuperResSettings",
     "SuperResolver",
     "area_resize",
     "build_pairs",
+    "cloud_free_rows",
     "count_parameters",
     "ensure_pair_store",
     "error_budget",
@@ -51,15 +66,19 @@ __all__ = [
     "histogram_match",
     "load_superres",
     "make_network",
+    "matched_scene_files",
     "measured_offsets",
+    "pair_scene",
     "pair_store_dir",
     "predict",
+    "scene_reflectance",
     "sr_settings",
     "stack_scene",
     "superres_array",
     "superres_card",
     "superres_scene",
     "tile_spans",
+    "time_gaps",
     "train_superres",
     "upsample_bicubic",
 ]

@@ -1,16 +1,21 @@
 """Super-resolution pairs: a Sentinel-2 10 m chip and the co-registered 1 m tile on the target grid.
 
-Pairs come from use case A's matches and chip store (:func:`ensure_pair_store` tiles the
-matched footprints' 1 m tiles and Sentinel-2 windows, keeping only chips without SCL cloud). The
-input is the S2 chip's red, green, blue and NIR (10 m); the target is the 1 m tile averaged to
-10 m / ``factor``.
+Pairs come from any chip store with ``hr`` and ``s2`` chips. On the sample world
+(:func:`ensure_pair_store`, ``ci`` and ``default``) the store is cut from use case A's matches,
+keeping only chips without SCL cloud; in the ``full`` profile it is the chip store A1 wrote from
+real data (:func:`~eotdl_tutorials.data.ensure_chip_store`), and no sample world is opened. Of
+any store, :func:`build_pairs` keeps the chips whose Sentinel-2 window has no SCL cloud or cloud
+shadow (the ``s2_cloud_percent`` the tiler records per chip), splits them as the store does (by
+place) and reads each pair's time gap from the items' datetimes. The input is the S2 chip's red,
+green, blue and NIR (10 m); the target is the 1 m tile averaged to 10 m / ``factor``.
 
 Real pairs are not two views of one instant by one instrument. Each pair here carries, like real
 ones, with the magnitude published for it:
 
 - **Time gap**: the S2 scene is the clearest one the matcher found within EOTDL's 30-day window
   (+-15 days, EOTDL's Sentinel-2 search around each EarthView tile). It is what the match gives,
-  not drawn: the ground changes in between (crops grow, grass dries).
+  not drawn (the S2 item's datetime minus the 1 m tile's, as the store records them): the ground
+  changes in between (crops grow, grass dries).
 - **Spectral response and calibration**: a different instrument with wider bands and its own
   calibration sees other reflectances. Cross-calibrations of smallsat constellations against
   Sentinel-2 find per-band differences of a few percent up to about 10 % (PlanetScope: Houborg and
@@ -32,6 +37,7 @@ Histogram matching of the target to the input (what EOTDL does) is an option
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +46,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from eotdl_tutorials.data import ChipStore, open_chip_store
+from eotdl_tutorials.data import ChipStore, ensure_chip_store, open_chip_store
 from eotdl_tutorials.data.sample import SAMPLE_TIME_BUFFER_DAYS
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.tiling import place_keys
@@ -56,6 +62,10 @@ OFFSET_SD = 0.005
 OFFSET_SD_M = 4.0
 #: Sentinel-2 pixel size of the input (metres).
 INPUT_GSD = 10.0
+#: The most SCL cloud and cloud shadow (percent) a pair's Sentinel-2 chip may hold: none.
+PAIR_MAX_CLOUD_PERCENT = 0.0
+#: The sensors a chip store needs for pairs.
+PAIR_SENSORS = ("hr", "s2")
 
 
 def pair_store_dir(profile: str = "ci") -> Path:
@@ -67,16 +77,21 @@ def ensure_pair_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     """The chip store of 1 m tiles and Sentinel-2 chips for pairs, built first if missing.
 
     Same world and matches as use case A (:func:`eotdl_tutorials.matching.match` with the sample
-    world's windows); the tiler keeps only S2 chips with no SCL cloud pixel (classes 8, 9, 10).
+    world's windows); the tiler keeps only S2 chips with no SCL cloud or cloud shadow pixel.
+    ``full`` reads real data: the chip store notebook A1 wrote
+    (:func:`~eotdl_tutorials.data.ensure_chip_store`; :func:`build_pairs` leaves its cloudy chips
+    out); without it, a FileNotFoundError says what to run or set, and no sample world is opened.
     """
     from eotdl_tutorials.matching import match
     from eotdl_tutorials.tiling import ensure_published, tile
     from eotdl_tutorials.world import ensure_world
 
+    if WORLD_PROFILE[check_profile(profile)] is None:
+        return ensure_chip_store(profile, seed=seed, progress=progress)
     out = pair_store_dir(profile)
     if (out / "meta.json").is_file():
         return ensure_published(out)  # README and catalog of an older store too
-    world = ensure_world(WORLD_PROFILE[profile] or "default", seed=seed, progress=progress)
+    world = ensure_world(WORLD_PROFILE[profile], seed=seed, progress=progress)
     matches = match(
         world.earthview_index,
         world.items_parquet,
@@ -85,6 +100,51 @@ def ensure_pair_store(profile: str = "ci", seed: int = 0, progress: bool = True)
     )
     tile(matches, out, sensors=("hr", "s2"), max_cloud_percent=0.0, progress=progress)
     return out
+
+
+def time_gaps(index: pd.DataFrame) -> np.ndarray:
+    """Days from each 1 m acquisition to its Sentinel-2 scene (+: the scene is later): the
+    store's ``s2_datetime`` minus ``hr_datetime`` (or ``datetime``), the items' datetimes; else
+    the matcher's ``s2_dt_days`` (the same difference)."""
+    hr = next((c for c in ("hr_datetime", "datetime") if c in index), None)
+    if "s2_datetime" in index and hr is not None:
+        s2_time = pd.to_datetime(index["s2_datetime"], utc=True)
+        hr_time = pd.to_datetime(index[hr], utc=True)
+        gaps = ((s2_time - hr_time) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+        if "s2_dt_days" in index:  # rows whose datetimes are missing keep the matcher's gap
+            gaps = np.where(np.isnan(gaps), index["s2_dt_days"].to_numpy(dtype=float), gaps)
+        return gaps
+    if "s2_dt_days" in index:
+        return index["s2_dt_days"].to_numpy(dtype=float)
+    raise ValueError(
+        "the chip store records no Sentinel-2 datetime (s2_datetime) nor time gap (s2_dt_days): "
+        "pairs need the time between the two acquisitions"
+    )
+
+
+def cloud_free_rows(
+    index: pd.DataFrame, max_cloud_percent: float | None = PAIR_MAX_CLOUD_PERCENT
+) -> tuple[np.ndarray, int, int]:
+    """Positions of the chips whose Sentinel-2 window holds at most ``max_cloud_percent`` SCL
+    cloud and cloud shadow (the tiler's ``s2_cloud_percent``), the number left out as cloudy and
+    the number left out as never checked (NaN: tiled without a cloud check or an SCL asset).
+
+    A store that records no cloud figure (written before the tiler did) is taken as tiled, with a
+    warning; ``max_cloud_percent=None`` keeps every chip."""
+    everything = np.arange(len(index))
+    if max_cloud_percent is None:
+        return everything, 0, 0
+    if "s2_cloud_percent" not in index:
+        warnings.warn(
+            "the chip store records no SCL cloud figure per chip (s2_cloud_percent; tiled by an "
+            "older version): its chips are taken as cloud-free as tiled",
+            stacklevel=2,
+        )
+        return everything, 0, 0
+    cloud = index["s2_cloud_percent"].to_numpy(dtype=float)
+    unchecked = np.isnan(cloud)
+    cloudy = ~unchecked & (cloud > max_cloud_percent)
+    return np.flatnonzero(~unchecked & ~cloudy), int(cloudy.sum()), int(unchecked.sum())
 
 
 def _rng(key: str, seed: int) -> np.random.Generator:
@@ -120,7 +180,8 @@ def area_resize(image: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torc
 class PairSet:
     """Pairs as arrays of reflectance: ``lr`` (N, 4, h, w) at 10 m, ``hr`` (N, 4, h*f, w*f), and
     one row per pair in ``table`` (id, split, place: the spatial block that decided the split,
-    time gap, drawn offset and gains)."""
+    time gap, drawn offset and gains). ``cloudy`` and ``unchecked``: the store's chips left out
+    for SCL cloud or cloud shadow, and for having no cloud figure."""
 
     lr: np.ndarray
     hr: np.ndarray
@@ -129,6 +190,8 @@ class PairSet:
     histogram_matched: bool
     bands: tuple[str, ...] = PAIR_BANDS
     store: Path | None = field(default=None, repr=False)
+    cloudy: int = 0
+    unchecked: int = 0
 
     def __len__(self) -> int:
         return len(self.lr)
@@ -162,15 +225,26 @@ def build_pairs(
     histogram_match_target: bool = False,
     seed: int = 0,
     limit: int | None = None,
+    max_cloud_percent: float | None = PAIR_MAX_CLOUD_PERCENT,
 ) -> PairSet:
-    """Pairs of every chip in ``store`` (see the module docstring for what each pair carries).
+    """Pairs of the cloud-free chips of ``store`` (see the module docstring for what each pair
+    carries), a chip store with ``hr`` and ``s2`` chips.
 
     ``lr_size``: input size in 10 m pixels (centred crop of the S2 chip); the target is
     ``lr_size * factor`` pixels of ``10 / factor`` m. ``limit`` keeps the first pairs only.
+    ``max_cloud_percent``: the most SCL cloud and cloud shadow a pair's S2 chip may hold
+    (:func:`cloud_free_rows`; None: every chip).
     """
     if factor not in (2, 4):
         raise ValueError(f"factor must be 2 or 4 (10 m to 5 m or 2.5 m), got {factor}")
     chips = store if isinstance(store, ChipStore) else open_chip_store(store)
+    missing = [s for s in PAIR_SENSORS if s not in chips.sensors]
+    if missing:
+        raise ValueError(
+            f"chip store {chips.root} has no {' or '.join(missing)} chips (it has "
+            f"{', '.join(chips.sensors)}): pairs need a store tiled with the sensors "
+            f"{' and '.join(PAIR_SENSORS)} (the store parameter)"
+        )
     s2_info, hr_info = chips.sensor("s2"), chips.sensor("hr")
     s2_pos = [s2_info.bands.index(b) for b in PAIR_BANDS]
     hr_pos = [hr_info.bands.index(b) for b in PAIR_BANDS]
@@ -179,12 +253,21 @@ def build_pairs(
     margin = min(hr_start, hr_info.shape[1] - hr_start - extent)
     index = chips.index
     places = place_keys(index).to_numpy()
-    count = len(index) if limit is None else min(limit, len(index))
+    gaps = time_gaps(index)
+    kept, cloudy, unchecked = cloud_free_rows(index, max_cloud_percent)
+    if len(index) and not len(kept):
+        raise ValueError(
+            f"no pair in chip store {chips.root}: of its {len(index)} chips, {cloudy} hold more "
+            f"than {max_cloud_percent:g} % SCL cloud or cloud shadow and {unchecked} have no "
+            "cloud figure (tiled without a cloud check: tile with max_cloud_percent set)"
+        )
+    count = len(kept) if limit is None else min(limit, len(kept))
     s2, hr = chips.array("s2"), chips.array("hr")
     lrs = np.empty((count, len(PAIR_BANDS), lr_size, lr_size), np.float32)
     hrs = np.empty((count, len(PAIR_BANDS), lr_size * factor, lr_size * factor), np.float32)
     rows = []
-    for i in range(count):
+    for k in range(count):
+        i = int(kept[k])
         chip_id = str(index["id"].iloc[i])
         rng = _rng(chip_id, seed)
         dx, dy = np.clip(np.round(rng.normal(0, OFFSET_SD_M, 2)), -margin, margin).astype(int)
@@ -199,19 +282,28 @@ def build_pairs(
         target = area_resize(target, (lr_size * factor, lr_size * factor)).numpy()
         if histogram_match_target:
             target = histogram_match(target, lr)
-        lrs[i], hrs[i] = lr, target
+        lrs[k], hrs[k] = lr, target
         rows.append(
             {
                 "id": chip_id,
                 "split": index["split"].iloc[i],
                 "place": str(places[i]),
-                "time_gap_days": float(index["s2_dt_days"].iloc[i]),
+                "time_gap_days": float(gaps[i]),
                 "offset_x_m": int(dx),
                 "offset_y_m": int(dy),
                 **{f"gain_{b}": float(g) for b, g in zip(PAIR_BANDS, gains, strict=True)},
             }
         )
-    return PairSet(lrs, hrs, pd.DataFrame(rows), factor, histogram_match_target, store=chips.root)
+    return PairSet(
+        lrs,
+        hrs,
+        pd.DataFrame(rows),
+        factor,
+        histogram_match_target,
+        store=chips.root,
+        cloudy=cloudy,
+        unchecked=unchecked,
+    )
 
 
 def measured_offsets(pairs: PairSet, upsample: int = 20) -> pd.DataFrame:

@@ -22,15 +22,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import rasterio
 import torch
+import xarray as xr
 from rasterio.transform import Affine
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.models import match_bands, read_card, read_model_input
 from eotdl_tutorials.superres.export import load_superres, superres_card
@@ -38,6 +42,15 @@ from eotdl_tutorials.superres.models import SuperResolver
 
 #: The smallest scene side accepted (smaller scenes are padded up to one tile).
 MIN_SIDE = 8
+
+
+@dataclass(frozen=True)
+class SceneBands:
+    """The files of one Sentinel-2 scene: ``hrefs`` (band common name -> COG) and the offset of
+    its digital numbers (reflectance = DN x 1e-4 + ``reflectance_offset``)."""
+
+    hrefs: dict[str, str]
+    reflectance_offset: float
 
 
 def check_factor(model: SuperResolver, factor: int | None) -> int:
@@ -247,7 +260,20 @@ def stack_scene(
             raise ValueError(f"{item_json} has no {band!r} asset")
         href = item["assets"][band]["href"]
         hrefs.append(href if os.path.isabs(href) else str(root / href))
-    with rasterio.open(hrefs[0]) as first:
+    return _stack([(href, 1) for href in hrefs], out, bands, size)
+
+
+def _stack(
+    sources: list[tuple[str, int]],
+    out: str | os.PathLike[str],
+    bands: tuple[str, ...],
+    size: int | None,
+    reflectance_offset: float | None = None,
+) -> Path:
+    """Band ``bidx`` of each ``(href, bidx)`` of ``sources`` (one per band, on one grid) as one
+    GeoTIFF described by ``bands``: the centred ``size`` window or all of it; with
+    ``reflectance_offset``, scale/offset tags (reflectance = DN x 1e-4 + offset)."""
+    with rasterio.open(sources[0][0]) as first:
         height, width = first.height, first.width
         side_h, side_w = min(size or height, height), min(size or width, width)
         window = Window((width - side_w) // 2, (height - side_h) // 2, side_w, side_h)
@@ -257,8 +283,93 @@ def stack_scene(
         }  # fmt: skip
         profile.pop("blockxsize", None), profile.pop("blockysize", None)
     with atomic_path(out) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        for i, href in enumerate(hrefs, start=1):
+        for i, (href, bidx) in enumerate(sources, start=1):
             with rasterio.open(href) as src:
-                dst.write(src.read(1, window=window), i)
+                dst.write(src.read(bidx, window=window), i)
         dst.descriptions = tuple(bands)
+        if reflectance_offset is not None:
+            dst.scales = [S2_L2A_SCALE] * len(bands)
+            dst.offsets = [reflectance_offset] * len(bands)
     return Path(out)
+
+
+def matched_scene_files(matches_dir: str | os.PathLike[str], item: str) -> SceneBands:
+    """The band files of Sentinel-2 scene ``item`` as the matcher recorded them (its
+    ``scenes.parquet``: hrefs by band common name, whatever the catalogue's asset keys, and the
+    item's own L2A offset), signed again for the Planetary Computer where they were signed."""
+    from eotdl_tutorials.matching import read_matches
+    from eotdl_tutorials.stac import href_signer, needs_signing
+
+    matches = read_matches(matches_dir)
+    scenes = matches.scenes[matches.scenes["id"].astype(str) == str(item)]
+    if scenes.empty:
+        raise ValueError(f"scene {item} is not among the matched scenes in {matches_dir}")
+    scene = scenes.iloc[0]
+    hrefs = {str(k): str(v) for k, v in dict(scene["assets"]).items() if v is not None}
+    if needs_signing(matches.summary.get("source", "")):
+        sign = href_signer()
+        hrefs = {band: sign(href.split("?", 1)[0]) for band, href in hrefs.items()}
+    offset = scene.get("reflectance_offset", 0.0)
+    return SceneBands(hrefs, 0.0 if pd.isna(offset) else float(offset))
+
+
+def pair_scene(
+    store: str | os.PathLike[str],
+    chip_id: str,
+    out: str | os.PathLike[str],
+    profile: str,
+    bands: tuple[str, ...] = ("red", "green", "blue", "nir"),
+    size: int | None = None,
+    seed: int = 0,
+) -> tuple[Path, str]:
+    """A GeoTIFF of ``bands`` of the Sentinel-2 scene of chip ``chip_id`` of pair store
+    ``store`` (the centred ``size`` window, or all of it), and where it was read from.
+
+    ``ci`` and ``default``: the sample world's item (digital numbers with the L2A +1000 offset,
+    as stored). ``full`` never opens a sample world: the band files the matcher recorded for that
+    scene (``matches-full`` beside the store, as notebook A1 writes it), with the item's own
+    offset as scale/offset tags (Earth Search's COGs have it removed, the Planetary Computer's
+    keep it); without those matches, the pair's Sentinel-2 chip from the store (its GeoTIFF, in
+    the store's encoding)."""
+    from eotdl_tutorials.data import open_chip_store
+    from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile
+    from eotdl_tutorials.tiling import chip_path
+
+    chips = open_chip_store(store)
+    rows = chips.index[chips.index["id"].astype(str) == str(chip_id)]
+    if rows.empty:
+        raise ValueError(f"chip {chip_id} is not in chip store {chips.root}")
+    item = str(rows["s2_item"].iloc[0])
+    if WORLD_PROFILE[check_profile(profile)] is not None:
+        from eotdl_tutorials.world import ensure_world
+
+        world = ensure_world(WORLD_PROFILE[profile], seed=seed, progress=False)
+        item_json = world.root / "sentinel-2-l2a" / item / "item.json"
+        return stack_scene(item_json, out, bands, size), f"sample-world item {item}"
+    matches_dir = chips.root.parent / f"matches-{profile}"
+    if (matches_dir / "match.json").is_file():
+        files = matched_scene_files(matches_dir, item)
+        missing = [b for b in bands if b not in files.hrefs]
+        if missing:
+            raise ValueError(f"scene {item} has no {', '.join(missing)} band files")
+        sources = [(files.hrefs[b], 1) for b in bands]
+        path = _stack(sources, out, bands, size, files.reflectance_offset)
+        return path, f"scene {item} (band files from {matches_dir})"
+    chip = chip_path(chips.root, "s2", str(chip_id))
+    with rasterio.open(chip) as src:
+        positions, _ = match_bands(src.descriptions, bands, str(chip))
+    sources = [(str(chip), i + 1) for i in positions]
+    return _stack(
+        sources, out, bands, size
+    ), f"the S2 chip of {chip_id} (no matches in {matches_dir})"
+
+
+def scene_reflectance(path: str | os.PathLike[str]) -> xr.DataArray:
+    """A stacked scene as reflectance (labelled, CRS-aware; nodata as NaN): with its own
+    scale/offset tags, else the L2A convention since baseline 04.00 (DN x 1e-4 - 0.1)."""
+    import rioxarray
+
+    with rasterio.open(path) as src:
+        tagged = any(s != 1 for s in src.scales) or any(o != 0 for o in src.offsets)
+    array = rioxarray.open_rasterio(path, mask_and_scale=True)
+    return array if tagged else array * S2_L2A_SCALE + S2_L2A_OFFSET

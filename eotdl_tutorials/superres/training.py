@@ -42,7 +42,8 @@ SR_SETTINGS = {
     # +0.10 to +0.14 dB over seeds 0-4)
     "ci": SuperResSettings(steps=15, batch_size=8, patch=16, lr=3e-4),
     "default": SuperResSettings(steps=300, batch_size=16, patch=24, lr=1e-3),
-    "full": SuperResSettings(steps=30_000, batch_size=32, patch=48, lr=5e-4, num_workers=8),
+    # full: patches of 32 px, the pairs' whole input (EarthView's 384 m tiles give 38 px S2 chips)
+    "full": SuperResSettings(steps=30_000, batch_size=32, patch=32, lr=5e-4, num_workers=8),
 }
 
 

@@ -6,6 +6,8 @@ cloud check), reads every job's window with :func:`~eotdl_tutorials.matching.ras
 checks it (no-data, cloud), writes the chip as a GeoTIFF under a temporary name then renames it,
 and copies it into the row of the staging array that becomes the packed ``{sensor}.npy``. A chip
 already on disk for the same item is reused instead of read again, so an interrupted run resumes.
+A Sentinel-2 chip whose cloud was checked carries its SCL cloud figure in its GeoTIFF tags
+(:data:`CLOUD_TAG`), so a reused chip keeps it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from eotdl_tutorials.tiling.specs import SENSORS, SensorSpec
 
 #: Statuses of a chip in the report.
 WRITTEN, REUSED, SKIPPED = "written", "reused", "skipped"
+#: GeoTIFF tag of a Sentinel-2 chip: its percentage of SCL cloud and cloud shadow.
+CLOUD_TAG = "scl_cloud_percent"
 
 
 class SourceError(Exception):
@@ -76,7 +80,8 @@ def geo_of(src: rasterio.DatasetReader) -> ChipGeo:
 @dataclass
 class Outcome:
     """What happened to one chip (``label``/``presence`` for 1 m chips with a label mask;
-    ``geo`` for a chip written or reused)."""
+    ``geo`` for a chip written or reused; ``cloud``: the percentage of SCL cloud and cloud
+    shadow of a Sentinel-2 chip whose cloud was checked, else None)."""
 
     row: int
     id: str
@@ -87,6 +92,7 @@ class Outcome:
     label: int = -1
     presence: list[bool] | None = field(default=None)
     geo: ChipGeo | None = None
+    cloud: float | None = None
 
 
 def chip_path(out_dir: str | os.PathLike[str], sensor: str, footprint_id: str) -> Path:
@@ -174,22 +180,27 @@ def _label(job: ChipJob) -> tuple[int, list[bool] | None]:
 
 def _reusable(
     path: Path, job: ChipJob, spec: SensorSpec
-) -> tuple[np.ndarray, ChipGeo] | tuple[None, None]:
-    """The chip already on disk and its geo, if it is complete and cut from the same item (a
-    copied 1 m tile carries no item tag: its file name says which it is)."""
+) -> tuple[np.ndarray, ChipGeo, float | None] | tuple[None, None, None]:
+    """The chip already on disk, its geo and its cloud tag (None if it has none), if it is
+    complete and cut from the same item (a copied 1 m tile carries no item tag: its file name
+    says which it is)."""
     if not path.exists():
-        return None, None
+        return None, None, None
     try:
         with rasterio.open(path) as src:
+            tags = src.tags()
             same = (
-                src.tags().get("item", job.item) == job.item
+                tags.get("item", job.item) == job.item
                 and (src.count, src.height, src.width)
                 == (len(spec.bands), job.grid.height, job.grid.width)
                 and src.dtypes[0] == spec.dtype
             )
-            return (src.read(), geo_of(src)) if same else (None, None)
-    except RasterioError:
-        return None, None  # a damaged chip is cut again
+            if not same:
+                return None, None, None
+            cloud = float(tags[CLOUD_TAG]) if CLOUD_TAG in tags else None
+            return src.read(), geo_of(src), cloud
+    except (RasterioError, ValueError):
+        return None, None, None  # a damaged chip is cut again
 
 
 def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) -> bool:
@@ -208,7 +219,12 @@ def _is_the_source(src: rasterio.DatasetReader, job: ChipJob, spec: SensorSpec) 
 
 
 def _write_chip(
-    path: Path, chip: np.ndarray, job: ChipJob, spec: SensorSpec, sources: list
+    path: Path,
+    chip: np.ndarray,
+    job: ChipJob,
+    spec: SensorSpec,
+    sources: list,
+    cloud: float | None = None,
 ) -> ChipGeo:
     """Write the chip as a GeoTIFF and return its geo; when the source file is the chip
     already, link to it (a second name for the same bytes: chips are replaced, never edited in
@@ -226,7 +242,8 @@ def _write_chip(
             job.grid.transform,
             job.grid.epsg,
             spec.nodata,
-            tags={"item": job.item, "footprint": job.id},
+            tags={"item": job.item, "footprint": job.id}
+            | ({} if cloud is None else {CLOUD_TAG: repr(float(cloud))}),
             descriptions=list(spec.bands),
         )
     grid = job.grid
@@ -235,17 +252,19 @@ def _write_chip(
 
 def _cut(
     job: ChipJob, files: _OpenFiles, spec: SensorSpec, options: TaskOptions
-) -> tuple[np.ndarray | None, str]:
-    """The chip of ``job`` in store encoding, or None and why it is skipped."""
+) -> tuple[np.ndarray | None, str, float | None]:
+    """The chip of ``job`` in store encoding (or None and why it is skipped) and its SCL cloud
+    percentage (None when its cloud is not checked)."""
     data = _read(files.get(job.hrefs), job.grid, spec)
     nodata = 100.0 * float(_nodata_mask(data, spec).mean())
     if nodata > options.max_nodata_percent:
-        return None, f"nodata: {nodata:.1f}% of the chip has no data"
+        return None, f"nodata: {nodata:.1f}% of the chip has no data", None
+    cloud = None
     if options.max_cloud_percent is not None and job.scl_href is not None:
         cloud = _cloud_percent(files.extra(job.scl_href), job.grid)
         if cloud > options.max_cloud_percent:
-            return None, f"cloudy: {cloud:.1f}% of the chip is cloud or cloud shadow (SCL)"
-    return _to_store(data, spec, job.dn_shift), ""
+            return None, f"cloudy: {cloud:.1f}% of the chip is cloud or cloud shadow (SCL)", cloud
+    return _to_store(data, spec, job.dn_shift), "", cloud
 
 
 class _OpenFiles:
@@ -319,13 +338,15 @@ def run_task(sensor: str, jobs: list[ChipJob], options: TaskOptions) -> list[Out
             outcome = Outcome(job.row, job.id, sensor, job.item, SKIPPED)
             path = chip_path(options.out_dir, sensor, job.id)
             try:
-                chip, outcome.geo = _reusable(path, job, spec)
+                chip, outcome.geo, outcome.cloud = _reusable(path, job, spec)
                 if chip is not None:
                     outcome.status = REUSED
                 else:
-                    chip, outcome.reason = _cut(job, files, spec, options)
+                    chip, outcome.reason, outcome.cloud = _cut(job, files, spec, options)
                     if chip is not None:
-                        outcome.geo = _write_chip(path, chip, job, spec, files.get(job.hrefs))
+                        outcome.geo = _write_chip(
+                            path, chip, job, spec, files.get(job.hrefs), outcome.cloud
+                        )
                         outcome.status = WRITTEN
                 if chip is not None:
                     staging.write(job.row, chip)

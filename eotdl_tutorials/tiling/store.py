@@ -312,8 +312,11 @@ def _index(
     sensors: Sequence[str],
     labels: dict[int, tuple[int, list[bool] | None]],
     staging_rows: np.ndarray,
+    clouds: dict[int, float | None] | None = None,
 ) -> gpd.GeoDataFrame:
-    """The contract's ``index.parquet`` for footprints ``rows`` of ``best``."""
+    """The contract's ``index.parquet`` for footprints ``rows`` of ``best``; with Sentinel-2,
+    ``s2_cloud_percent``: each chip's SCL cloud and cloud shadow (``clouds``, by staging row;
+    NaN where its cloud was not checked)."""
     chosen = best.iloc[rows].reset_index(drop=True)
     index = gpd.GeoDataFrame(
         {"id": chosen["id"].astype(str), "datetime": chosen["datetime"]},
@@ -334,6 +337,11 @@ def _index(
             index[f"{sensor}_item"] = chosen[f"{sensor}_item"].astype(str)
             index[f"{sensor}_datetime"] = chosen[f"{sensor}_datetime"]
             index[f"{sensor}_dt_days"] = chosen[f"{sensor}_dt_days"]
+        if sensor == "s2":
+            cloud = [(clouds or {}).get(int(r)) for r in staging_rows]
+            index["s2_cloud_percent"] = np.array(
+                [np.nan if c is None else c for c in cloud], dtype="float64"
+            )
     index["label"] = [labels.get(int(r), (-1, None))[0] for r in staging_rows]
     for k, name in enumerate(CLASSES):
         index[presence_column(name)] = pd.array(
@@ -445,6 +453,7 @@ def tile(
     per_row: dict[int, int] = {}
     labels: dict[int, tuple[int, list[bool] | None]] = {}
     geos: Geos = {}
+    clouds: dict[int, float | None] = {}
     for o in outcomes:
         if o.status in (WRITTEN, REUSED):
             per_row[o.row] = per_row.get(o.row, 0) + 1
@@ -452,13 +461,15 @@ def tile(
             geos[o.sensor, o.id] = o.geo
         if o.sensor == "hr" and o.status != SKIPPED:
             labels[o.row] = (o.label, o.presence)
+        if o.sensor == "s2" and o.status != SKIPPED:
+            clouds[o.row] = o.cloud
     for row, count in per_row.items():
         good[row] = count == len(sensors)
     staging_rows = np.flatnonzero(good)
     (out / "meta.json").unlink(missing_ok=True)  # the store is incomplete until meta.json
     for sensor in sensors:
         _pack(staging[sensor], out / f"{sensor}.npy", staging_rows)
-    index = _index(best, planned[staging_rows], sensors, labels, staging_rows)
+    index = _index(best, planned[staging_rows], sensors, labels, staging_rows, clouds)
     with atomic_path(out / "index.parquet") as tmp:
         index.to_parquet(tmp)
     report = pd.DataFrame(
