@@ -164,11 +164,11 @@ def ensure_exported_models(
     first (on the profile's land-cover set, random initial weights, the profile's settings;
     ``steps`` overrides its optimiser steps)."""
     out = Path(out) if out is not None else exported_models_dir(profile)
+    chosen = names is not None
     names = list(EXPORTS if names is None else names)
     unknown = sorted(set(names) - set(EXPORTS))
     if unknown:
         raise ValueError(f"unknown exported models {unknown}: choose among {sorted(EXPORTS)}")
-    chosen = names is not None
     missing = [name for name in names if not (out / name / CONFIG_NAME).is_file()]
     if missing:
         dataset = ensure_landcover_set(profile, progress=progress)

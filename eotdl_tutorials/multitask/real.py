@@ -350,6 +350,13 @@ def build_real_landcover_set(
         )
     frame = pd.DataFrame(rows)
     frame.insert(3, "split", assign_splits(place_keys(frame)))
+    missing = [name for name in ("train", "test") if not (frame["split"] == name).any()]
+    if missing:
+        places = place_keys(frame).nunique()
+        raise ScaneoFormatError(
+            f"the labelled images of {export.root} lie in {places} place(s) (2 km blocks): too "
+            f"few for a {' and a '.join(missing)} split by place; label images of more places"
+        )
     pool_images, pool_rows = _pool(export, bands, size, scale, pool_dir, store, pool_size)
     if pool_rows:
         pool_frame = pd.DataFrame(pool_rows)

@@ -73,7 +73,7 @@ PRIVATE_WORLD = ".sample-world-ci"
 #: The parts of a stand-in, by folder.
 PARTS = ("stac", "sentinel-cogs", "earthview", "worldcover", "massachusetts-roads", "scaneo")
 #: The SCANEO campaigns of ``scaneo/``: folder -> (layout, labelled images, unlabelled images).
-SCANEO_CAMPAIGNS = {"rgbn": ("spai.json", 12, 4), "rgb": ("labels.json", 8, 4)}
+SCANEO_CAMPAIGNS = {"rgbn": ("spai.json", 10, 3), "rgb": ("labels.json", 8, 3)}
 #: The course's land-cover classes in ESA WorldCover's codes.
 WORLDCOVER_CODE_OF_CLASS = {
     "water": 80,
@@ -349,11 +349,16 @@ def _rgb_copy(src_path: str, out_path: Path) -> None:
 
 def _write_scaneo(world: World, out: Path) -> None:
     """Two SCANEO campaigns of the world's 1 m tiles (see the module docstring): one tile per
-    place (its first date), labelled ones then unlabelled ones, taken across the places."""
+    place (its first date), labelled ones then unlabelled ones, taken in turn from each 2 km
+    block (so that the images of a campaign split by place into training and test)."""
     from eotdl_tutorials.labels import write_scaneo_export
     from eotdl_tutorials.multitask.dataset import tile_files, tile_mask
+    from eotdl_tutorials.tiling import place_keys
 
-    tiles = tile_files(world).drop_duplicates("region").reset_index(drop=True)
+    tiles = tile_files(world).drop_duplicates("region")
+    blocks = place_keys(tiles)  # one block after another: the campaigns span every place
+    tiles = tiles.assign(turn=blocks.groupby(blocks).cumcount(), block=blocks)
+    tiles = tiles.sort_values(["turn", "block"], kind="stable").reset_index(drop=True)
     start = 0
     for campaign, (layout, labelled, unlabelled) in SCANEO_CAMPAIGNS.items():
         rows = tiles.iloc[start : start + labelled + unlabelled]
