@@ -39,7 +39,7 @@ COURSE := $(BIN)/eotdl-tutorials course
 # the notebook parameter of the same name in lower case (STAC_URL=URL: -p stac_url URL) to every
 # notebook. `course run` names every one that a notebook requires and is missing, at once, before
 # it runs anything (the notebooks' parameters cells mark them; book/real-data.md lists them).
-REAL_DATA := STAC_URL EARTHVIEW_INDEX LABEL_SOURCE AERIAL_DIR
+REAL_DATA := STAC_URL EARTHVIEW_INDEX LABEL_SOURCE AERIAL_DIR SCANEO_DIR LABEL_CATALOG
 ifeq ($(PROFILE),full)
 PAPERMILL_PARAMS := $(foreach v,$(REAL_DATA),$(if $($(v)),-p $(shell echo $(v) | tr A-Z a-z) $($(v))))
 endif

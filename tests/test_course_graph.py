@@ -50,7 +50,7 @@ SHARED = {
     # full: the pairs are those of A1's chip store
     "the super-resolution pair store": Shared((r"\bensure_pair_store\(",), B1, (WORLD, A1)),
     "the land-cover set": Shared((r"\bensure_landcover_set\(",), C1, (WORLD,)),
-    "the 1 m encoder": Shared((r'\bmodel_dir_for\("hr"',), C2, (A1,)),
+    "the 1 m encoder": Shared((r'\bmodel_dir_for\("hr"', r"\blandcover_encoder\("), C2, (A1,)),
     "the exported land-cover models": Shared((r"\bensure_exported_models\(",), C2, (C1,)),
     "the road datasets": Shared(
         (r"\bensure_aerial_roads\(", r"\bbuild_road_dataset\(", r"\bensure_road_dataset\("),

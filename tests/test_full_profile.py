@@ -196,6 +196,10 @@ FULL_WITHOUT_DATA = {
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
     "B1_superres_pairs": "-p stac_url URL -p earthview_index PATH",
     "B2_esrt_superresolution": "-p stac_url URL -p earthview_index PATH",
+    "C1_scaneo_labels": "set -p scaneo_dir FOLDER (a SCANEO export",
+    "C2_multitask_models": "run C1 first with -p profile full -p scaneo_dir FOLDER",
+    "C3_active_learning": "run C1 first with -p profile full -p scaneo_dir FOLDER",
+    "C4_inference_api": "run C1 first with -p profile full -p scaneo_dir FOLDER",
     "D1_road_dataset": "set aerial_dir and stac_url",
     "D2_road_segmentation": "run D1 first with -p profile full -p aerial_dir FOLDER",
 }
@@ -292,3 +296,47 @@ def test_use_cases_a_b_and_d_run_on_the_stand_in(
     assert b2["bicubic"]["reflectance_l1"] < 0.005  # bicubic keeps the input's reflectance
     d1 = json.loads((data / "results" / "D1_road_dataset-full.json").read_text())
     assert {row["transfer"] for row in d1["transfers"]} == {"area_fraction", "nearest"}
+
+
+#: Small runs of use case C on the stand-in's SCANEO export (tiles of 128 px, a few steps).
+SMALL_C = {
+    "C1_scaneo_labels": {"tile_size": 128},
+    "C2_multitask_models": {"steps": 2, "accelerator": "cpu"},
+    "C3_active_learning": {
+        "strategies": ["random", "entropy"], "rounds": 1, "batch": 4, "initial": 8, "seeds": [0],
+        "steps": 2, "mc_iterations": 2, "accelerator": "cpu",
+    },
+    "C4_inference_api": {"steps": 2, "tiles": 4},
+}  # fmt: skip
+
+
+@pytest.mark.notebooks
+def test_use_case_c_runs_on_the_stand_in(project_root, stand_in, tmp_path, monkeypatch):
+    """C1 to C4 with ``-p profile full`` and C1's ``scaneo_dir`` pointed at the stand-in's SCANEO
+    export (4-band images, SCANEO's current layout, a few unlabelled images), in an empty data
+    folder: they run on the export's classes and bands, write their results, and no sample
+    world is opened or built."""
+    from eotdl_tutorials.labels import read_scaneo_export
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
+    monkeypatch.setenv("EOTDL_TUTORIALS_BATCH", "1")
+    real = stand_in.notebook_parameters("http://127.0.0.1:9")  # no STAC API needed here
+    seconds = {}
+    for name, small in SMALL_C.items():
+        parameters = {"profile": "full", **real.get(name, {}), **small}
+        seconds[name] = _run(project_root, name, tmp_path, parameters)
+    print("use case C, full profile on the stand-in:", {k: round(v, 1) for k, v in seconds.items()})
+    assert not list(data.glob("world-*")) and not list(data.rglob("world.json"))
+    results = {
+        name: json.loads((data / "results" / f"{name}-full.json").read_text()) for name in SMALL_C
+    }
+    export = read_scaneo_export(stand_in.scaneo_dir())
+    c1 = results["C1_scaneo_labels"]
+    assert c1["classes"] == list(export.labels)  # from spai.json, not the world's legend
+    assert c1["bands"] == ["red", "green", "blue", "nir"] and c1["unlabelled"] > 0
+    assert c1["round_trip_identical_away_from_edges"]
+    c3 = results["C3_active_learning"]
+    assert len(c3["next_to_label"]["tiles"]) == SMALL_C["C3_active_learning"]["batch"]
+    c4 = results["C4_inference_api"]
+    assert c4["masks_on_sent_grid"] and c4["api_equals_pytorch"] > 0.99

@@ -16,6 +16,7 @@ from scipy import ndimage
 from eotdl_tutorials.labels import (
     ScaneoFormatError,
     rasterize_export,
+    read_label_catalog,
     read_scaneo_export,
     write_label_catalog,
     write_scaneo_export,
@@ -152,3 +153,111 @@ def test_label_catalog_uses_the_label_extension(export, tmp_path: Path) -> None:
     if schema.is_file():  # the offline copy of the label extension's schema
         jsonschema.validate(item.to_dict(), json.loads(schema.read_text()))
     assert item.get_single_link("source").get_absolute_href().endswith("tile-a.tif")
+
+
+def _rgb_image(path: Path, size: int = 48) -> Path:
+    """A 3-band 8-bit RGB GeoTIFF without band descriptions (a SCANEO RGB campaign's image)."""
+    data = np.random.default_rng(1).integers(0, 255, (3, size, size), dtype=np.uint8)
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+        "crs": "EPSG:32631", "transform": from_origin(500_000, 5_300_000, 1.0, 1.0),
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["spai.json", "labels.json"])
+@pytest.mark.parametrize("bands", [3, 4])
+def test_both_layouts_and_band_counts_read_back(tmp_path: Path, layout: str, bands: int) -> None:
+    make = _rgb_image if bands == 3 else _image
+    images = {"tile-a": make(tmp_path / "a.tif"), "tile-b": make(tmp_path / "b.tif")}
+    out = tmp_path / "export"
+    export = write_scaneo_export(out, images, {"tile-a": _mask()}, LABELS, layout=layout)
+    assert export.layout == layout
+    assert (out / layout).is_file()
+    suffix = ".geojson" if layout == "spai.json" else "_labels.geojson"
+    assert export.label_path("tile-a.tif") == out / f"tile-a{suffix}"
+    assert export.images == ("tile-a.tif", "tile-b.tif")
+    assert export.unlabelled == ("tile-b.tif",)  # an image without labels: the pool
+    assert export.classification("tile-a.tif") == set(LABELS)
+    mask = _mask()
+    back = rasterize_export(export)["tile-a.tif"]
+    edges = ndimage.morphological_gradient(mask, size=3) > 0
+    assert (back[~edges] == mask[~edges]).all()
+    with rasterio.open(out / "tile-a.tif") as src:
+        assert src.count == bands
+
+
+def test_the_older_layout_as_scaneo_wrote_it(tmp_path: Path) -> None:
+    """``labels``/``tasks`` lists, a classification box with two labels, a detection box and a
+    SAM prompt (skipped): read as one feature per label and task of the current layout."""
+    out = tmp_path / "old"
+    out.mkdir()
+    _image(out / "tile.tif")
+    (out / "labels.json").write_text(
+        json.dumps({"labels": [{"name": n, "color": "#123456"} for n in LABELS]})
+    )
+    square = [[[3.0, 47.8], [3.0001, 47.8], [3.0001, 47.8001], [3.0, 47.8]]]
+    features = [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": square},
+         "properties": {"labels": ["water", "forest"], "tasks": ["classification"]}},
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": square},
+         "properties": {"labels": ["cropland"], "tasks": ["detection"],
+                        "bbox": [[47.8, 3.0], [47.8001, 3.0001]]}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [3.0, 47.8]},
+         "properties": {"labels": ["water"], "tasks": ["prompts"]}},
+    ]  # fmt: skip
+    (out / "tile_labels.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    export = read_scaneo_export(out)
+    assert export.layout == "labels.json" and export.labels == LABELS
+    found = [f["properties"] for f in export.annotations["tile.tif"]["features"]]
+    assert [(p["label"], p["task"]) for p in found] == [
+        ("water", "classification"), ("forest", "classification"), ("cropland", "detection"),
+    ]  # fmt: skip
+    assert found[2]["bbox"] == [[47.8, 3.0], [47.8001, 3.0001]]
+    assert not rasterize_export(export)["tile.tif"].any()  # no segmentation feature
+
+
+def test_an_older_layout_label_missing_from_labels_json_is_named(tmp_path: Path) -> None:
+    out = tmp_path / "old"
+    out.mkdir()
+    _image(out / "tile.tif")
+    (out / "labels.json").write_text(json.dumps({"labels": [{"name": "water", "color": "#000"}]}))
+    feature = {"type": "Feature", "geometry": None,
+               "properties": {"labels": ["glacier"], "tasks": ["classification"]}}  # fmt: skip
+    (out / "tile_labels.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [feature]})
+    )
+    with pytest.raises(
+        ScaneoFormatError, match="tile_labels.geojson: feature 0 has label 'glacier'"
+    ):
+        read_scaneo_export(out)
+
+
+def test_a_folder_that_is_no_export_names_both_layouts(tmp_path: Path) -> None:
+    _image(tmp_path / "only-an-image.tif")
+    with pytest.raises(ScaneoFormatError, match="not a SCANEO export.*spai.json.*labels.json"):
+        read_scaneo_export(tmp_path)
+    with pytest.raises(ScaneoFormatError, match="is not a folder"):
+        read_scaneo_export(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("layout", ["spai.json", "labels.json"])
+def test_a_label_catalog_reads_back_as_the_export(tmp_path: Path, layout: str) -> None:
+    source = _rgb_image(tmp_path / "source.tif")
+    export = write_scaneo_export(
+        tmp_path / "export", {"tile-a": source}, {"tile-a": _mask()}, LABELS, layout=layout
+    )
+    write_label_catalog(export, tmp_path / "catalog")
+    back = read_label_catalog(tmp_path / "catalog")
+    assert back.labels == LABELS
+    (image,) = back.annotations
+    assert image.endswith("tile-a.tif")
+    np.testing.assert_array_equal(
+        rasterize_export(back)[image], rasterize_export(export)["tile-a.tif"]
+    )
+    with pytest.raises(ScaneoFormatError, match="not a STAC label catalog"):
+        read_label_catalog(tmp_path / "export")

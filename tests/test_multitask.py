@@ -275,3 +275,130 @@ def test_comparison_gap_is_a_minus_b_in_points() -> None:
     assert reverse.estimate == pytest.approx(-expected) and reverse.high < 0
     same = comparison.gap(("u-net", "random"), ("u-net", "random"), "f1")
     assert (same.low, same.high) == (0, 0) and same.verdict == "within noise"
+
+
+# --- the full profile: the land-cover set from a real SCANEO export ---------------------------
+
+
+def _export_image(path: Path, bands: int, west: float) -> Path:
+    """A 64 px GeoTIFF on a 1 m UTM grid: 4-band uint16 (red, green, blue, nir) or 3-band
+    8-bit RGB without band descriptions."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    dtype = "uint16" if bands == 4 else "uint8"
+    top = 255 if bands == 3 else 4000
+    data = np.random.default_rng(int(west)).integers(1, top, (bands, 64, 64)).astype(dtype)
+    profile = {
+        "driver": "GTiff", "width": 64, "height": 64, "count": bands, "dtype": dtype,
+        "crs": "EPSG:32631", "transform": from_origin(west, 5_300_000, 1.0, 1.0),
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if bands == 4:
+            dst.descriptions = ("red", "green", "blue", "nir")
+    return path
+
+
+def _write_export(folder: Path, bands: int, layout: str, labelled: int = 6) -> Path:
+    from eotdl_tutorials.labels import write_scaneo_export
+
+    sources = folder / "sources"
+    sources.mkdir(parents=True)
+    images = {
+        f"img{i}": _export_image(sources / f"img{i}.tif", bands, 500_000 + 3000 * i)
+        for i in range(labelled + 2)
+    }
+    masks = {}
+    for i in range(labelled):
+        mask = np.full((64, 64), 1 + i % 2, np.uint8)
+        mask[:20, :] = 3
+        mask[32:, 32:] = 0  # no label in the bottom-right tile
+        masks[f"img{i}"] = mask
+    labels = ("meadow", "pine", "lake")  # not the sample world's legend
+    write_scaneo_export(folder / "export", images, masks, labels, layout=layout)
+    return folder / "export"
+
+
+@pytest.mark.parametrize(("bands", "layout"), [(4, "spai.json"), (3, "labels.json")])
+def test_full_set_from_a_scaneo_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bands: int, layout: str
+) -> None:
+    """Classes from the export, bands from its images (3 or 4), tiles split by place, the
+    export's unlabelled images as the pool; C2 to C4 then open the same set."""
+    from eotdl_tutorials.multitask import ensure_landcover_set
+    from eotdl_tutorials.multitask.real import build_real_landcover_set
+
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(tmp_path / "data"))
+    export = _write_export(tmp_path, bands, layout)
+    dataset = build_real_landcover_set(export, tile_size=32, progress=False)
+    assert dataset.classes == ("meadow", "pine", "lake")
+    assert dataset.bands == (
+        ("red", "green", "blue", "nir") if bands == 4 else ("red", "green", "blue")
+    )
+    assert dataset.images.shape[1:] == (bands, 32, 32)
+    assert dataset.dn_scale == pytest.approx(1e-4 if bands == 4 else 1 / 255)
+    split = dataset.index["split"]
+    assert (split == "unlabelled").sum() == 2 * 4  # 2 unlabelled images of 4 tiles each
+    assert not dataset.masks[split.to_numpy() == "unlabelled"].any()
+    assert (split != "unlabelled").sum() == 6 * 4 - 6  # the corner tile has no label: left out
+    assert {"train", "test"} <= set(split)
+    for _, rows in dataset.index[split != "unlabelled"].groupby("image"):
+        assert rows["split"].nunique() == 1  # an image's tiles never straddle the splits
+    reopened = ensure_landcover_set("full")
+    assert reopened.classes == dataset.classes and len(reopened) == len(dataset)
+    chosen = labelled_and_pool(reopened, None)
+    assert len(chosen.pool) == 0 and len(chosen.unlabelled) == 8
+    assert len(chosen.labelled) == (split == "train").sum()
+
+
+def test_full_set_pool_from_a_folder_and_from_a_label_catalog(tmp_path: Path) -> None:
+    from eotdl_tutorials.labels import read_scaneo_export, write_label_catalog
+    from eotdl_tutorials.multitask.real import build_real_landcover_set
+
+    export = _write_export(tmp_path, 4, "spai.json")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for i in range(3):
+        _export_image(pool / f"p{i}.tif", 4, 600_000 + 1000 * i)
+    catalog = tmp_path / "catalog"
+    write_label_catalog(read_scaneo_export(export), catalog)
+    dataset = build_real_landcover_set(
+        label_catalog=catalog, pool_dir=pool, tile_size=32, pool_size=5, out=tmp_path / "set",
+        progress=False,
+    )  # fmt: skip
+    assert dataset.classes == ("meadow", "pine", "lake")
+    assert (dataset.index["split"] == "unlabelled").sum() == 5  # of 12 candidates
+    assert (
+        dataset.index.loc[dataset.index["split"] == "unlabelled", "image"]
+        .str.contains("pool")
+        .all()
+    )
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    _export_image(rgb / "x.tif", 3, 700_000)
+    with pytest.raises(ValueError, match="every image of the set needs the same bands"):
+        build_real_landcover_set(export, pool_dir=rgb, tile_size=32, out=tmp_path / "s2")
+
+
+def test_full_profile_without_labels_stops_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eotdl_tutorials.labels import ScaneoFormatError
+    from eotdl_tutorials.multitask import ensure_landcover_set
+    from eotdl_tutorials.multitask.real import build_real_landcover_set
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
+    with pytest.raises(FileNotFoundError, match="set -p scaneo_dir FOLDER"):
+        build_real_landcover_set()
+    with pytest.raises(FileNotFoundError, match="run C1 first with -p profile full -p scaneo_dir"):
+        ensure_landcover_set("full")
+    with pytest.raises(FileNotFoundError, match="-p scaneo_dir .*missing: no such file"):
+        build_real_landcover_set(tmp_path / "missing")
+    not_an_export = tmp_path / "images"
+    not_an_export.mkdir()
+    _export_image(not_an_export / "a.tif", 4, 500_000)
+    with pytest.raises(ScaneoFormatError, match="not a SCANEO export"):
+        build_real_landcover_set(not_an_export)
+    assert not data.exists()  # nothing written, no sample world

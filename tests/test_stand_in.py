@@ -155,3 +155,24 @@ def test_road_chips_read_from_earth_search_items_are_the_worlds(
     assert real.scene(item).reflectance_offset == 0.0
     assert world.scene(item).reflectance_offset == pytest.approx(-0.1)
     assert real.scene(item).hrefs["red"].startswith(str(stand_in.root))
+
+
+def test_scaneo_campaigns_in_both_layouts_and_band_counts(stand_in):
+    """SCANEO's current layout over 4-band uint16 images and its older one over 3-band 8-bit
+    RGB, each with unlabelled images; labels are the classes present, in the legend's order."""
+    from eotdl_tutorials.facts.classes import CLASSES
+    from eotdl_tutorials.labels import rasterize_export, read_scaneo_export
+
+    for campaign, layout, bands, dtype in (
+        ("rgbn", "spai.json", 4, "uint16"),
+        ("rgb", "labels.json", 3, "uint8"),
+    ):
+        export = read_scaneo_export(stand_in.scaneo_dir(campaign))
+        assert export.layout == layout
+        assert export.unlabelled and export.annotations
+        assert list(export.labels) == [c for c in CLASSES if c in export.labels]
+        image = next(iter(export.annotations))
+        with rasterio.open(export.image_path(image)) as src:
+            assert (src.count, src.dtypes[0]) == (bands, dtype)
+        assert rasterize_export(export)[image].any()
+    assert not list(stand_in.root.joinpath("scaneo").rglob(".*"))  # no temporary file left

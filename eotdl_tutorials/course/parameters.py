@@ -2,7 +2,8 @@
 
 Each parameter is an assignment in the cell, with a comment that says what it holds. The part of
 the comment from ``full:`` on says what it takes in the ``full`` profile (real data); ``full:
-required`` marks a parameter that ``full`` cannot run without (no default reads real data).
+required`` marks a parameter that ``full`` cannot run without (no default reads real data), and
+``full: required (or other_name)`` one that another parameter can stand in for.
 The book's table of the ``full`` parameters (:func:`full_parameters_table`) and ``course run
 --profile full``'s check that every required one is given (:func:`missing_in_full`) both come
 from here, so neither can drift from the notebooks.
@@ -24,6 +25,8 @@ from typing import Any
 FULL_MARK = re.compile(r"(?:^|[;(,]\s*)full:\s*")
 #: How a ``full:`` text starts when the full profile cannot run without the parameter.
 REQUIRED = "required"
+#: ``required (or other_name)``: the parameter that can stand in for it.
+ALTERNATIVE = re.compile(r"required \(or (\w+)\)")
 #: The page that explains the real-data parameters (named in every message about them).
 REAL_DATA_PAGE = "book/real-data.md"
 
@@ -46,6 +49,12 @@ class Parameter:
     @property
     def required_in_full(self) -> bool:
         return (self.full or "").startswith(REQUIRED)
+
+    @property
+    def alternative(self) -> str | None:
+        """The parameter that can be given instead of this required one, if any."""
+        found = ALTERNATIVE.match(self.full or "")
+        return found.group(1) if found else None
 
     @property
     def make_variable(self) -> str:
@@ -97,11 +106,12 @@ def course_parameters(paths: Iterable[Path]) -> list[Parameter]:
 def missing_in_full(
     parameters: Iterable[Parameter], given: Mapping[str, Any]
 ) -> dict[str, list[str]]:
-    """The parameters required in the full profile that ``given`` lacks (or gives as None):
-    ``{name: [notebook, ...]}``."""
+    """The parameters required in the full profile that ``given`` lacks (or gives as None), and
+    whose alternative it lacks too: ``{name: [notebook, ...]}``."""
     missing: dict[str, list[str]] = {}
     for parameter in parameters:
-        if parameter.required_in_full and given.get(parameter.name) is None:
+        names = (parameter.name, parameter.alternative)
+        if parameter.required_in_full and all(given.get(name) is None for name in names):
             missing.setdefault(parameter.name, []).append(parameter.notebook)
     return missing
 

@@ -1,7 +1,9 @@
-"""Labels in SCANEO's export format (both ways) and as a STAC label catalog."""
+"""Labels in SCANEO's export format (both ways, both of its layouts) and as a STAC label
+catalog (both ways)."""
 
 from eotdl_tutorials.labels.scaneo import (
     LABELS_FILE,
+    LEGACY_LABELS_FILE,
     ScaneoExport,
     ScaneoFormatError,
     mask_features,
@@ -10,15 +12,17 @@ from eotdl_tutorials.labels.scaneo import (
     read_scaneo_export,
     write_scaneo_export,
 )
-from eotdl_tutorials.labels.stac import write_label_catalog
+from eotdl_tutorials.labels.stac import read_label_catalog, write_label_catalog
 
 __all__ = [
     "LABELS_FILE",
+    "LEGACY_LABELS_FILE",
     "ScaneoExport",
     "ScaneoFormatError",
     "mask_features",
     "rasterize_export",
     "rasterize_image",
+    "read_label_catalog",
     "read_scaneo_export",
     "write_label_catalog",
     "write_scaneo_export",

@@ -20,7 +20,15 @@ import shapely
 from pystac.extensions.label import LabelClasses, LabelCount, LabelExtension, LabelOverview
 from rasterio.warp import transform_bounds
 
-from eotdl_tutorials.labels.scaneo import ScaneoExport
+from eotdl_tutorials.files import atomic_path, write_json
+from eotdl_tutorials.labels.scaneo import (
+    LABELS_FILE,
+    PALETTE,
+    ScaneoExport,
+    ScaneoFormatError,
+    _check_features,
+    _read_json,
+)
 from eotdl_tutorials.publish import eotdl_name, write_eotdl_readme
 
 
@@ -73,6 +81,16 @@ def _attach_files(item: pystac.Item, stem: str) -> None:
     item.add_link(pystac.Link("source", image, media_type=pystac.MediaType.COG))
 
 
+def _copy_as_current_layout(export: ScaneoExport, image: str, path: Path) -> None:
+    """The image's labels in SCANEO's current layout (``label``, ``task``): the file itself,
+    or its features converted from the older layout."""
+    if export.layout == LABELS_FILE:
+        with atomic_path(path) as tmp:
+            shutil.copyfile(export.label_path(image), tmp)
+    else:
+        write_json(path, export.annotations[image])
+
+
 def write_label_catalog(
     export: ScaneoExport,
     out: str | os.PathLike[str],
@@ -107,9 +125,7 @@ def write_label_catalog(
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
     for image, stem in stems.items():
         folder = Path(collection.get_item(f"{stem}-labels").get_self_href()).parent
-        shutil.copyfile(
-            export.root / Path(image).with_suffix(".geojson"), folder / f"{stem}.geojson"
-        )
+        _copy_as_current_layout(export, image, folder / f"{stem}.geojson")
         shutil.copyfile(export.image_path(image), folder / f"{stem}.tif")
     name = eotdl_name(out.name)
     write_eotdl_readme(
@@ -120,3 +136,58 @@ def write_label_catalog(
         "with its GeoJSON labels (`label` and `task` properties) and the image beside it.",
     )
     return catalog
+
+
+def read_label_catalog(catalog: str | os.PathLike[str]) -> ScaneoExport:
+    """The labelled images of a STAC label catalog as :func:`write_label_catalog` writes it (a
+    ``catalog.json`` or its folder): per label Item, the GeoJSON of its ``labels`` asset (SCANEO's
+    ``label``/``task`` features) and its ``image`` asset (or ``source`` link); the classes are
+    the Items' ``label:classes`` in order. Clear errors name the file."""
+    path = Path(catalog)
+    if path.is_dir():
+        path = path / "catalog.json"
+    if not path.is_file():
+        raise ScaneoFormatError(
+            f"{path} is missing: not a STAC label catalog (a catalog.json whose Items carry the "
+            "label extension, a 'labels' GeoJSON asset and an 'image' asset)"
+        )
+    try:
+        root = pystac.Catalog.from_file(str(path))
+        items = list(root.get_items(recursive=True))
+    except (pystac.STACError, KeyError, ValueError) as err:
+        raise ScaneoFormatError(f"{path} is not a readable STAC catalog ({err})") from None
+    labels: list[str] = []
+    found = []
+    for item in items:
+        properties = item.properties
+        for entry in properties.get("label:classes", []):
+            labels += [name for name in entry.get("classes", []) if name not in labels]
+        assets = item.get_assets()
+        image = assets.get("image")
+        image_href = image.get_absolute_href() if image else None
+        if image_href is None:
+            source = next(iter(item.get_links("source")), None)
+            image_href = source.get_absolute_href() if source else None
+        if "labels" not in assets or image_href is None:
+            raise ScaneoFormatError(
+                f"label Item {item.id} of {path} needs a 'labels' asset (GeoJSON) and an "
+                "'image' asset or 'source' link"
+            )
+        found.append((Path(assets["labels"].get_absolute_href()), Path(image_href)))
+    if not found:
+        raise ScaneoFormatError(f"{path} holds no label Item: nothing to read")
+    if not labels:
+        raise ScaneoFormatError(f"the Items of {path} list no label:classes")
+    folder = path.parent.resolve()
+    annotations, label_files = {}, {}
+    for labels_path, image_path in found:
+        if not image_path.is_file():
+            raise ScaneoFormatError(f"{labels_path}: its image {image_path} is missing")
+        collection = _read_json(labels_path)
+        _check_features(labels_path, collection, labels)
+        key = os.path.relpath(image_path.resolve(), folder)
+        annotations[Path(key).as_posix()] = collection
+        label_files[Path(key).as_posix()] = os.path.relpath(labels_path.resolve(), folder)
+    colors = tuple(PALETTE[i % len(PALETTE)] for i in range(len(labels)))
+    images = tuple(sorted(annotations))
+    return ScaneoExport(folder, tuple(labels), colors, annotations, images, label_files, "stac")

@@ -1,7 +1,8 @@
 """Use case C: land-cover classification, segmentation and multi-task models on the 1 m tiles,
 their comparison, active learning with baal, and their export for the inference API.
 
-Stages: :mod:`dataset` (the labelled set and the pool) -> :mod:`inputs` -> :mod:`models` ->
+Stages: :mod:`dataset` (the labelled set and the pool; :mod:`real` builds it from a SCANEO
+export in the ``full`` profile) -> :mod:`inputs` -> :mod:`models` ->
 :mod:`training` -> :mod:`evaluation` -> :mod:`compare`, :mod:`active` and :mod:`export`.
 """
 
@@ -13,6 +14,7 @@ from eotdl_tutorials.multitask.active import (
     label_savings,
     labels_to_reach,
     loop_test_rows,
+    rank_unlabelled,
     run_active_learning,
     strategy_gaps,
 )
@@ -23,6 +25,7 @@ from eotdl_tutorials.multitask.compare import (
     compare_models,
     exports_of,
     floor_gaps,
+    landcover_encoder,
     model_gaps,
     results_rows,
 )
@@ -77,7 +80,9 @@ __all__ = [
     "labelled_and_pool",
     "labels_to_reach",
     "loop_test_rows",
+    "landcover_encoder",
     "landcover_set_dir",
+    "rank_unlabelled",
     "open_landcover_set",
     "publish_landcover_set",
     "save_landcover_set",

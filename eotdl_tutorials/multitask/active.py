@@ -274,3 +274,35 @@ def run_active_learning(
         bar.close()
     rounds = pd.DataFrame(records, columns=["strategy", "seed", "round", "labels", "miou"])
     return ActiveLearningResult(rounds, chosen)
+
+
+def rank_unlabelled(
+    dataset: LandCoverSet,
+    split: Split,
+    config: MultitaskSettings,
+    strategy: str = "entropy",
+    count: int | None = None,
+    accelerator: str = "auto",
+    random_seed: int = 0,
+) -> pd.DataFrame:
+    """The ``count`` (default: one round, ``al_batch``) tiles of the real unlabelled pool
+    (``split.unlabelled``) that ``strategy`` would have a labeller label next: the loop's U-Net
+    trained on every labelled training tile (``al_steps`` steps), then the strategy's scores.
+    One row per tile, most informative first: ``id``, ``image`` and its window."""
+    if not len(split.unlabelled):
+        raise ValueError("the set has no unlabelled tile: nothing to rank")
+    train = np.concatenate([split.labelled, split.pool])
+    trained = train_model(
+        dataset, train, None, (SEGMENTATION,), steps=config.al_steps,
+        batch_size=config.al_batch_size, lr=config.lr, random_seed=random_seed,
+        accelerator=accelerator, **config.al_model_kwargs(),
+    )  # fmt: skip
+    count = min(count or config.al_batch, len(split.unlabelled))
+    images = model_inputs(dataset, split.unlabelled)
+    picks = split.unlabelled[
+        acquire(strategy, trained.model, images, count, config.mc_iterations, random_seed)
+    ]
+    columns = [
+        c for c in ("id", "image", "window_row", "window_col", "window_size") if c in dataset.index
+    ]
+    return dataset.index.iloc[picks][columns].reset_index(drop=True)

@@ -9,7 +9,9 @@ score, A minus B in points, with its 95 % interval over the test tiles (whole pl
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -188,3 +190,38 @@ def results_rows(comparison: Comparison) -> list[dict]:
         {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+def landcover_encoder(
+    dataset: LandCoverSet,
+    profile: str,
+    encoder_dir: str | os.PathLike[str] | None = None,
+    **pretrain_kwargs: object,
+) -> tuple[SensorEncoder | None, str]:
+    """Use case A's Barlow Twins encoder of the 1 m sensor for the models of ``dataset``: the
+    one saved in ``encoder_dir`` (default: where A2 saves it), else pre-trained on the profile's
+    chip store (:func:`~eotdl_tutorials.training.load_or_pretrain`). ``(None, why)`` when there
+    is none to use: in ``full`` with neither an encoder nor A1's store, or when the encoder
+    reads other bands than the set's images (an RGB export)."""
+    from eotdl_tutorials.data import chip_store_dir, ensure_chip_store
+    from eotdl_tutorials.models import CONFIG_NAME
+    from eotdl_tutorials.profiles import WORLD_PROFILE
+    from eotdl_tutorials.training import load_or_pretrain, model_dir_for
+
+    model_dir = Path(encoder_dir or model_dir_for("hr", profile))
+    has_encoder = (model_dir / CONFIG_NAME).is_file()
+    if WORLD_PROFILE[profile] is None and not has_encoder:
+        if not (chip_store_dir(profile) / "meta.json").is_file():
+            return None, (
+                f"no 1 m encoder in {model_dir} and no chip store to pre-train one: run A1, then "
+                f"A2 with -p profile {profile} -p sensor hr, or set -p encoder_dir FOLDER; the "
+                "models start from random weights only"
+            )
+    store = ensure_chip_store(profile) if not has_encoder else chip_store_dir(profile)
+    encoder = load_or_pretrain(store, "hr", profile, model_dir, **pretrain_kwargs)
+    if tuple(encoder.bands) != tuple(dataset.bands):
+        return None, (
+            f"the encoder in {model_dir} reads {', '.join(encoder.bands)} but the set's images "
+            f"have {', '.join(dataset.bands)}; the models start from random weights only"
+        )
+    return encoder, ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,8 @@ from eotdl_tutorials.tiling import place_keys, split_of
 from eotdl_tutorials.world import World, ensure_world
 
 SET_FORMAT = "eotdl-tutorials-landcover-set"
+#: The split of a set's unlabelled tiles (the pool of real data; their masks are all 0).
+UNLABELLED = "unlabelled"
 #: Tile size (pixels) of the set in each profile: 384 m tiles seen at 6, 4 and 1 m.
 SET_SIZES = {"ci": 64, "default": 96, "full": 384}
 #: Columns of the index that place each tile (its date and its footprint in EPSG:4326, WKT).
@@ -71,7 +73,7 @@ class LandCoverSet:
         return (self.masks.reshape(len(self), -1)[:, :, None] == codes).any(axis=1)
 
     def split(self, name: str) -> np.ndarray:
-        """Row positions of ``name`` (train, val or test)."""
+        """Row positions of ``name`` (train, val, test, or unlabelled: the real pool)."""
         return np.flatnonzero(self.index["split"].to_numpy() == name)
 
     def bounds(self) -> tuple[float, float, float, float] | None:
@@ -259,10 +261,20 @@ def open_landcover_set(folder: str | os.PathLike[str]) -> LandCoverSet:
 
 def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCoverSet:
     """The land-cover set of ``profile``'s sample world, built (world first) when missing or
-    written by an older version of the course (no EOTDL ``README.md``, no footprints)."""
+    written by an older version of the course (no EOTDL ``README.md``, no footprints). In the
+    ``full`` profile, the set notebook C1 built from real labels, or a FileNotFoundError saying
+    how to build it (never a sample world)."""
     from eotdl_tutorials.facts.classes import CLASSES
 
     folder = landcover_set_dir(profile)
+    if WORLD_PROFILE[profile] is None:
+        if not (folder / "meta.json").is_file():
+            raise FileNotFoundError(
+                f"the {profile} profile trains on real labels and there is no land-cover set in "
+                f"{folder}: run C1 first with -p profile {profile} -p scaneo_dir FOLDER (a SCANEO "
+                "export: spai.json and one GeoJSON per image); see book/real-data.md"
+            )
+        return open_landcover_set(folder)
     if (folder / "meta.json").is_file() and not is_published(folder):
         dataset = open_landcover_set(folder)
         if all(c in dataset.index for c in PLACE_COLUMNS):
@@ -270,7 +282,7 @@ def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCove
         else:
             (folder / "meta.json").unlink()  # rebuilt below, with the tiles' footprints
     if not (folder / "meta.json").is_file():
-        world = ensure_world(WORLD_PROFILE[profile] or "default", progress=progress)
+        world = ensure_world(WORLD_PROFILE[profile], progress=progress)
         dataset = build_landcover_set(world, SET_SIZES[profile], tuple(CLASSES), progress)
         save_landcover_set(dataset, folder)
     return open_landcover_set(folder)
@@ -278,18 +290,28 @@ def ensure_landcover_set(profile: str = "ci", progress: bool = True) -> LandCove
 
 @dataclass(frozen=True)
 class Split:
-    """Row positions: the labelled training tiles, the unlabelled pool, validation and test."""
+    """Row positions: the labelled training tiles, the pool (training tiles whose labels are
+    held back: what active learning may ask for), validation, test, and the tiles that have no
+    label at all (real data's unlabelled pool; none in a sample world's set)."""
 
     labelled: np.ndarray
     pool: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    unlabelled: np.ndarray = field(default_factory=lambda: np.array([], dtype=int))
 
 
-def labelled_and_pool(dataset: LandCoverSet, labelled: int, seed: int = 0) -> Split:
+def labelled_and_pool(dataset: LandCoverSet, labelled: int | None, seed: int = 0) -> Split:
     """``labelled`` random tiles of the training split as the labelled set, the rest as the pool
-    (the training split must hold more than ``labelled`` tiles)."""
+    (the training split must hold more than ``labelled`` tiles); ``None``: every training tile
+    labelled, the pool empty."""
     train = dataset.split("train")
+    unlabelled = dataset.split(UNLABELLED)
+    if labelled is None:
+        if not len(train):
+            raise ValueError("the training split holds no tile: label more places")
+        empty = np.array([], dtype=int)
+        return Split(train, empty, dataset.split("val"), dataset.split("test"), unlabelled)
     if not 0 < labelled < len(train):
         raise ValueError(
             f"asked for {labelled} labelled tiles but the training split has {len(train)}: "
@@ -301,4 +323,5 @@ def labelled_and_pool(dataset: LandCoverSet, labelled: int, seed: int = 0) -> Sp
         np.sort(chosen[labelled:]),
         dataset.split("val"),
         dataset.split("test"),
+        unlabelled,
     )

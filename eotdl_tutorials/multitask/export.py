@@ -17,13 +17,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.sensors import HR_SCALE
 from eotdl_tutorials.models import CONFIG_NAME, ModelCard, z_score
 from eotdl_tutorials.models.export import Builder, ExportedModel, export_model
 from eotdl_tutorials.multitask.dataset import LandCoverSet, ensure_landcover_set, labelled_and_pool
 from eotdl_tutorials.multitask.models import CLASSIFICATION, SEGMENTATION, LandCoverNet
 from eotdl_tutorials.multitask.settings import MultitaskSettings, multitask_settings
 from eotdl_tutorials.multitask.training import TrainedModel, train_model
-from eotdl_tutorials.profiles import check_profile, data_dir
+from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 
 #: The exported models: folder name -> (heads, SCANEO preprocessing).
 EXPORTS = {
@@ -48,8 +49,24 @@ def export_name(tasks: tuple[str, ...], preprocessing: str) -> str:
     raise ValueError(f"no export is planned for tasks {tasks} with preprocessing {preprocessing}")
 
 
+#: What the sample world's models learnt from (a real set's cards name the SCANEO export).
+SAMPLE_WORLD_TILES = "the sample world's 1 m tiles"
+
+
+def fits(name: str, bands: tuple[str, ...]) -> bool:
+    """Whether a set with ``bands`` can train export ``name``: SCANEO's SATRGB step takes the
+    2nd to 4th bands of a file, so an RGB set (3 bands) has no SATRGB models."""
+    return EXPORTS[name][1] != "SATRGB" or len(bands) >= 4
+
+
 def model_card(
-    model: LandCoverNet, name: str, classes: tuple[str, ...], input_size: int, preprocessing: str
+    model: LandCoverNet,
+    name: str,
+    classes: tuple[str, ...],
+    input_size: int,
+    preprocessing: str,
+    dn_scale: float = HR_SCALE,
+    tiles: str = SAMPLE_WORLD_TILES,
 ) -> ModelCard:
     """The card of a trained :class:`LandCoverNet` (its normalisation moves onto the card)."""
     tasks = model.tasks
@@ -66,10 +83,9 @@ def model_card(
         multiple=model.stride,
         classes=classes,
         preprocessing=preprocessing,
-        dn_scale=None if preprocessing != "none" else 1e-4,
+        dn_scale=None if preprocessing != "none" else dn_scale,
         dn_offset=None if preprocessing != "none" else 0.0,
-        description=f"land cover of the sample world's 1 m tiles ({', '.join(tasks)}), "
-        f"{arch} encoder, use case C",
+        description=f"land cover of {tiles} ({', '.join(tasks)}), {arch} encoder, use case C",
     )
 
 
@@ -80,12 +96,18 @@ def export_landcover_model(
     input_size: int,
     extra: dict | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    dn_scale: float = HR_SCALE,
+    tiles: str = SAMPLE_WORLD_TILES,
 ) -> ExportedModel:
     """Write ``trained`` as a model folder: the network takes normalised values (the card holds
     the normalisation) and returns its outputs in the folder's order. ``bbox``: WGS84 bounds of
-    the training tiles (:meth:`LandCoverSet.bounds`), the extent of the model's STAC Item."""
+    the training tiles (:meth:`LandCoverSet.bounds`), the extent of the model's STAC Item;
+    ``dn_scale``: reflectance per digital number of the set's images; ``tiles``: what the
+    model learnt from (its card's description)."""
     model = trained.model
-    card = model_card(model, Path(model_dir).name, classes, input_size, trained.preprocessing)
+    card = model_card(
+        model, Path(model_dir).name, classes, input_size, trained.preprocessing, dn_scale, tiles
+    )
     bands = len(model.settings["bands"])
     settings = model.settings | {"mean": [0.0] * bands, "std": [1.0] * bands, "tuple_output": True}
     network = LandCoverNet.from_settings(settings)
@@ -133,12 +155,16 @@ def ensure_exported_models(
     accelerator: str = "auto",
     progress: bool = True,
     names: Iterable[str] | None = None,
+    steps: int | None = None,
 ) -> Path:
-    """The folder holding the models ``names`` of :data:`EXPORTS` (None: all) for ``profile``
+    """The folder holding the models ``names`` of :data:`EXPORTS` (None: all that the set's
+    bands allow, :func:`fits`) for ``profile``
     (one sub-folder each, see :func:`eotdl_tutorials.models.export.load_model`). Models missing
     there are exported from ``trained`` (by export name, e.g. notebook C2's models) or else trained
-    first (on the profile's land-cover set, random initial weights, the profile's settings)."""
+    first (on the profile's land-cover set, random initial weights, the profile's settings;
+    ``steps`` overrides its optimiser steps)."""
     out = Path(out) if out is not None else exported_models_dir(profile)
+    chosen = names is not None
     names = list(EXPORTS if names is None else names)
     unknown = sorted(set(names) - set(EXPORTS))
     if unknown:
@@ -146,9 +172,20 @@ def ensure_exported_models(
     missing = [name for name in names if not (out / name / CONFIG_NAME).is_file()]
     if missing:
         dataset = ensure_landcover_set(profile, progress=progress)
-        config = multitask_settings(profile)
+        unfit = [name for name in missing if not fits(name, dataset.bands)]
+        if unfit and chosen:
+            raise ValueError(
+                f"the land-cover set has {len(dataset.bands)} bands ({', '.join(dataset.bands)}): "
+                f"SCANEO's SATRGB step needs 4, so {', '.join(unfit)} cannot be trained"
+            )
+        missing = [name for name in missing if name not in unfit]
+        config = multitask_settings(profile, steps=steps)
         size = dataset.images.shape[-1]
+        tiles = SAMPLE_WORLD_TILES if WORLD_PROFILE[profile] else "the SCANEO export's tiles"
         for name in tqdm(missing, desc="exported models", disable=not progress):
             model = (trained or {}).get(name) or _train_export(dataset, name, config, accelerator)
-            export_landcover_model(model, out / name, dataset.classes, size, bbox=dataset.bounds())
+            export_landcover_model(
+                model, out / name, dataset.classes, size, bbox=dataset.bounds(),
+                dn_scale=dataset.dn_scale, tiles=tiles,
+            )  # fmt: skip
     return out

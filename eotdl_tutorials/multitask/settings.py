@@ -12,14 +12,15 @@ from eotdl_tutorials.profiles import check_profile
 class MultitaskSettings:
     """Knobs of one profile (override fields with :func:`multitask_settings`).
 
-    ``labelled``: the labelled training tiles (EOTDL labelled about 100); ``steps``: optimiser
+    ``labelled``: the labelled training tiles (EOTDL labelled about 100; None: every training
+    tile, as ``full`` does with a real export); ``steps``: optimiser
     steps per model; ``al_*``: the active-learning loop (initial labelled tiles, tiles taken
     per round, rounds, seeds, steps and batch size per training, pool tiles scored per round
     (None: all), test tiles that score every training (None: all; a fixed random sample, the
     same for every strategy and seed), MC-dropout samples for BALD).
     """
 
-    labelled: int
+    labelled: int | None
     steps: int
     batch_size: int
     al_initial: int
@@ -81,7 +82,7 @@ SETTINGS = {
         pretrain={"epochs": 3, "batch_size": 32},
     ),
     "full": MultitaskSettings(
-        labelled=100,
+        labelled=None,  # every labelled training tile of the SCANEO export
         steps=3000,
         batch_size=32,
         al_initial=20,

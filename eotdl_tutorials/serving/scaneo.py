@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import requests
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.windows import Window
 
 from eotdl_tutorials.files import atomic_path
 from eotdl_tutorials.labels import mask_features
@@ -48,6 +50,7 @@ def scaneo_payload(path: str | os.PathLike[str], preprocessing: str = "none") ->
     """The GeoTIFF SCANEO would send for the image at ``path`` with ``preprocessing``."""
     with rasterio.open(path) as dataset:
         pixels, crs, transform = dataset.read(), dataset.crs, dataset.transform
+        descriptions = dataset.descriptions
     if preprocessing != "none":
         pixels = scaneo_rgb(pixels, preprocessing)
     buffer = io.BytesIO()
@@ -58,6 +61,8 @@ def scaneo_payload(path: str | os.PathLike[str], preprocessing: str = "none") ->
     with rasterio.open(buffer, "w", **profile) as dst:
         for band in range(pixels.shape[0]):
             dst.write(pixels[band], band + 1)
+            if preprocessing == "none" and descriptions[band]:  # the file's bands, as they are
+                dst.set_band_description(band + 1, descriptions[band])
     return SentImage(buffer.getvalue(), crs, transform, pixels.shape[2], pixels.shape[1])
 
 
@@ -102,8 +107,9 @@ def write_campaign_images(
     dataset: LandCoverSet, rows: Sequence[int], folder: str | os.PathLike[str]
 ) -> dict[str, Path]:
     """Write tiles ``rows`` of the land-cover set as the GeoTIFFs a labeller opens in SCANEO: the
-    digital numbers the models were trained on, on the tile's grid at the set's resolution.
-    Returns image name (the tile id) -> path."""
+    digital numbers the models were trained on, on the tile's grid at the set's resolution (a
+    tile cut from a larger image, ``window_*`` columns, on its window's grid), the bands named
+    in their descriptions. Returns image name (the tile id) -> path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -112,6 +118,10 @@ def write_campaign_images(
         pixels = dataset.images[int(row)]
         with rasterio.open(tile["image"]) as source:
             crs, transform, width = source.crs, source.transform, source.width
+            if "window_size" in tile and pd.notna(tile["window_size"]):
+                width = int(tile["window_size"])
+                window = Window(int(tile["window_col"]), int(tile["window_row"]), width, width)
+                transform = source.window_transform(window)
         scale = width / pixels.shape[-1]
         profile = {
             "driver": "GTiff", "height": pixels.shape[1], "width": pixels.shape[2],
@@ -121,5 +131,7 @@ def write_campaign_images(
         path = folder / f"{tile['id']}.tif"
         with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             dst.write(pixels)
+            for band, name in enumerate(dataset.bands, start=1):
+                dst.set_band_description(band, name)
         paths[str(tile["id"])] = path
     return paths

@@ -12,12 +12,19 @@ and nothing of the world besides, so that the notebooks' ``full`` profile runs o
 - ``earthview/``: the EarthView index (only its public columns) and a metadata JSON per tile;
 - ``worldcover/``: land cover in ESA WorldCover's codes, one COG per 3 x 3 degree tile touched;
 - ``massachusetts-roads/``: the road images in the Massachusetts Roads layout, without road
-  vectors (the release has none) and without the course's region column.
+  vectors (the release has none) and without the course's region column;
+- ``scaneo/``: use case C's labels as SCANEO exports them, two campaigns of 1 m tiles labelled
+  with their land cover (segmentation and classification features, only the classes present,
+  in the legend's order): ``rgbn/``, SCANEO's current layout (``spai.json`` and one
+  ``<image>.geojson`` per labelled image) over 4-band uint16 images (red, green, blue, nir, as
+  Satellogic's EarthView), and ``rgb/``, SCANEO's older layout (``labels.json`` and
+  ``<image>_labels.geojson``, ``labels``/``tasks`` lists) over 3-band 8-bit RGB images without
+  band descriptions (what SCANEO's S2RGB step makes of a tile). Each holds a few unlabelled images
+  too (no GeoJSON beside them): the pool.
 
-Use case C's SCANEO export would go in ``scaneo/`` (``spai.json`` and one ``<image>.geojson``
-per image beside the GeoTIFFs); it is not written yet. Every part is written under a temporary
-name and renamed when complete; asset hrefs are absolute paths of the final folder. Where the
-stand-in reads the world's own files (Sentinel-1, 1 m tiles), the world must stay where it is.
+Every part is written under a temporary name and renamed when complete; asset hrefs are
+absolute paths of the final folder. Where the stand-in reads the world's own files (Sentinel-1,
+1 m tiles), the world must stay where it is.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from eotdl_tutorials.facts.datasets import (
 )
 from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET
 from eotdl_tutorials.files import check_writable, write_json
+from eotdl_tutorials.models.bands import SCANEO_DN_DIVISOR
 from eotdl_tutorials.world import catalog
 from eotdl_tutorials.world.build import build_world
 from eotdl_tutorials.world.folder import EARTHVIEW_INDEX, World
@@ -63,7 +71,9 @@ S1_RTC_COLLECTION = "sentinel-1-rtc"
 #: Where :func:`ensure_stand_in` builds the ci world it writes from, inside the stand-in.
 PRIVATE_WORLD = ".sample-world-ci"
 #: The parts of a stand-in, by folder.
-PARTS = ("stac", "sentinel-cogs", "earthview", "worldcover", "massachusetts-roads")
+PARTS = ("stac", "sentinel-cogs", "earthview", "worldcover", "massachusetts-roads", "scaneo")
+#: The SCANEO campaigns of ``scaneo/``: folder -> (layout, labelled images, unlabelled images).
+SCANEO_CAMPAIGNS = {"rgbn": ("spai.json", 10, 3), "rgb": ("labels.json", 8, 3)}
 #: The course's land-cover classes in ESA WorldCover's codes.
 WORLDCOVER_CODE_OF_CLASS = {
     "water": 80,
@@ -115,6 +125,12 @@ class StandIn:
     def roads_dir(self) -> Path:
         return self.root / "massachusetts-roads"
 
+    def scaneo_dir(self, campaign: str = "rgbn") -> Path:
+        """A SCANEO export: ``rgbn`` (4 bands, current layout) or ``rgb`` (3 bands, older)."""
+        if campaign not in SCANEO_CAMPAIGNS:
+            raise ValueError(f"no SCANEO campaign {campaign!r}: {', '.join(SCANEO_CAMPAIGNS)}")
+        return self.root / "scaneo" / campaign
+
     def notebook_parameters(self, stac_url: str) -> dict[str, dict]:
         """The real-data parameters of each notebook that takes some, with the stand-in's STAC
         API at ``stac_url`` (A2 and D2 read what A1 and D1 wrote)."""
@@ -125,6 +141,7 @@ class StandIn:
                 "collections": [catalog.S2_COLLECTION, S1_RTC_COLLECTION],
             },
             "A3_few_label_evaluation": {"label_source": [str(p) for p in self.worldcover]},
+            "C1_scaneo_labels": {"scaneo_dir": str(self.scaneo_dir())},
             "D1_road_dataset": {"aerial_dir": str(self.roads_dir), "stac_url": stac_url},
         }
 
@@ -319,6 +336,55 @@ def _write_roads(world: World, out: Path, test_regions: Sequence[str]) -> None:
     ).to_csv(out / ROADS_CLASSES_NAME, index=False)
 
 
+def _rgb_copy(src_path: str, out_path: Path) -> None:
+    """A 4-band tile as 3-band 8-bit RGB, as SCANEO's S2RGB step makes it (clip(DN / 3000, 0,
+    1) * 255), without band descriptions."""
+    with rasterio.open(src_path) as src:
+        profile = src.profile | {"count": 3, "dtype": "uint8", "driver": "GTiff", "nodata": None}
+        dn = src.read([1, 2, 3]).astype(np.float64)
+    rgb = (np.clip(dn / SCANEO_DN_DIVISOR, 0, 1) * 255).astype(np.uint8)
+    with rasterio.open(out_path, "w", **profile) as dst:
+        dst.write(rgb)
+
+
+def _write_scaneo(world: World, out: Path) -> None:
+    """Two SCANEO campaigns of the world's 1 m tiles (see the module docstring): one tile per
+    place (its first date), labelled ones then unlabelled ones, taken in turn from each 2 km
+    block (so that the images of a campaign split by place into training and test)."""
+    from eotdl_tutorials.labels import write_scaneo_export
+    from eotdl_tutorials.multitask.dataset import tile_files, tile_mask
+    from eotdl_tutorials.tiling import place_keys
+
+    tiles = tile_files(world).drop_duplicates("region")
+    blocks = place_keys(tiles)  # one block after another: the campaigns span every place
+    tiles = tiles.assign(turn=blocks.groupby(blocks).cumcount(), block=blocks)
+    tiles = tiles.sort_values(["turn", "block"], kind="stable").reset_index(drop=True)
+    start = 0
+    for campaign, (layout, labelled, unlabelled) in SCANEO_CAMPAIGNS.items():
+        rows = tiles.iloc[start : start + labelled + unlabelled]
+        if len(rows) < labelled + unlabelled:
+            raise ValueError(f"the world has {len(tiles)} places: too few for the SCANEO campaigns")
+        start += labelled + unlabelled
+        codes = {row.id: tile_mask(row.label) for row in rows.iloc[:labelled].itertuples()}
+        present = sorted(set(np.unique(np.concatenate([c.ravel() for c in codes.values()]))) - {0})
+        remap = np.zeros(len(CLASSES) + 1, np.uint8)
+        remap[present] = np.arange(1, len(present) + 1)
+        labels = [CLASSES[code - 1] for code in present]
+        images = {}
+        if campaign == "rgb":
+            folder = out / f".{campaign}-images"
+            folder.mkdir()
+            for row in rows.itertuples():
+                images[row.id] = folder / f"{row.id}.tif"
+                _rgb_copy(row.image, images[row.id])
+        else:
+            images = {row.id: row.image for row in rows.itertuples()}
+        masks = {name: remap[mask] for name, mask in codes.items()}
+        write_scaneo_export(out / campaign, images, masks, labels, layout=layout)
+        if campaign == "rgb":
+            shutil.rmtree(out / f".{campaign}-images")
+
+
 def ensure_stand_in(
     out_dir: str | os.PathLike[str], world: World | None = None, progress: bool = True
 ) -> StandIn:
@@ -341,6 +407,7 @@ def write_stand_in(
         ("earthview", lambda tmp: _write_earthview(world, tmp)),
         ("worldcover", lambda tmp: _write_worldcover(world, tmp)),
         ("massachusetts-roads", lambda tmp: _write_roads(world, tmp, road_test_regions)),
+        ("scaneo", lambda tmp: _write_scaneo(world, tmp)),
     ]
     with _part(root, "sentinel-cogs") as cogs, _part(root, "stac") as stac:
         _write_stac(world, stac, cogs, root / "sentinel-cogs")
