@@ -60,6 +60,7 @@ CITATION = re.compile(
 #: A pattern covers the figure it matches and nothing else; keep each one narrow.
 ALLOWED: list[tuple[str, str]] = [
     (r"under 90 s", "the ci profile's time limit per notebook, which the notebook test holds"),
+    (r"\b[34]-band (?:RGB )?images|\b8-bit (?:RGB )?images", "an image format, not a measurement"),
     (r"up to 5 % (?:cloud|through)", "the tiler's cloud limit per chip (CHIP_MAX_CLOUD_PERCENT)"),
     (r"at most 10 min a notebook", "the default profile's time limit per notebook"),
     (r"within its 10 minutes", "the default profile's time limit per notebook"),
