@@ -56,6 +56,28 @@ def test_band_stats_are_physical_values_of_the_training_split(store_dir):
     assert type(stats).from_dict(json.loads(json.dumps(stats.to_dict()))) == stats
 
 
+def test_band_stats_stream_over_chunks_and_leave_nodata_out(tmp_path, store_dir, monkeypatch):
+    """Read a few chips at a time (the 1 m split at once took 10 GB), the statistics are those of
+    the whole split at once, nodata pixels left out."""
+    import eotdl_tutorials.data.stats as stats_module
+
+    copy = shutil.copytree(store_dir, tmp_path / "chips")
+    array = np.load(copy / "s2.npy", mmap_mode="r+")
+    array[0, :, :4, :] = 0  # nodata rows in a training chip
+    array.flush()
+    store = ChipStore(copy)
+    rows = store.split_indices("train")
+    raw = store.array("s2")[rows]
+    values = store.to_physical("s2", raw).astype(np.float64)  # float32 physical values, as read
+    values[raw == 0] = np.nan
+    assert np.isnan(values).any()
+    monkeypatch.setattr(stats_module, "CHUNK_CHIPS", 7)  # several chunks, the last one short
+    assert len(rows) % 7
+    stats = compute_band_stats(store, "s2")
+    np.testing.assert_allclose(stats.mean, np.nanmean(values, axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(stats.std, np.nanstd(values, axis=(0, 2, 3)), rtol=1e-12)
+
+
 def test_dataset_reads_batches_of_physical_values_with_aligned_labels(store_dir):
     store = ChipStore(store_dir)
     rows = store.split_indices("train")
