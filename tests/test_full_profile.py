@@ -196,6 +196,7 @@ FULL_WITHOUT_DATA = {
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
     "B1_superres_pairs": "-p stac_url URL -p earthview_index PATH",
     "B2_esrt_superresolution": "-p stac_url URL -p earthview_index PATH",
+    "B3_superres_regimes": "-p stac_url URL -p earthview_index PATH",
     "D1_road_dataset": "set aerial_dir and stac_url",
     "D2_road_segmentation": "run D1 first with -p profile full -p aerial_dir FOLDER",
 }
