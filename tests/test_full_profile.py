@@ -196,6 +196,7 @@ FULL_WITHOUT_DATA = {
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
     "B1_superres_pairs": "-p stac_url URL -p earthview_index PATH",
     "B2_esrt_superresolution": "-p stac_url URL -p earthview_index PATH",
+    "B3_superres_regimes": "-p stac_url URL -p earthview_index PATH",
     "C1_scaneo_labels": "set -p scaneo_dir FOLDER (a SCANEO export",
     "C2_multitask_models": "run C1 first with -p profile full -p scaneo_dir FOLDER",
     "C3_active_learning": "run C1 first with -p profile full -p scaneo_dir FOLDER",

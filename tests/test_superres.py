@@ -14,23 +14,37 @@ from rasterio.transform import from_origin
 
 from eotdl_tutorials.cli import main
 from eotdl_tutorials.data import write_synthetic_store
+from eotdl_tutorials.facts.sensors import S2_MTF_NYQUIST, s2_noise_sd
 from eotdl_tutorials.superres import (
     ESRT,
     ESRT_PAPER_PARAMS_4X,
     PAIR_BANDS,
     PairSet,
     SuperResolver,
+    area_resize,
     build_pairs,
+    coregister,
     count_parameters,
+    degrade,
     ensure_pair_store,
     error_budget,
     export_superres,
+    fourier_filter,
     gains_over,
+    gains_table,
+    gaussian_mtf,
+    gaussian_sigma_for_mtf,
     load_superres,
+    plot_regime_gains,
+    regime_settings,
+    score_regime,
+    sr_settings,
     superres_array,
     superres_scene,
+    synthetic_pairs,
     tile_spans,
     upsample_bicubic,
+    wald_pairs,
 )
 from eotdl_tutorials.superres.metrics import (
     correctness,
@@ -326,3 +340,114 @@ def test_full_pairs_are_never_built_from_the_sample_world(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []  # no world, no store
     a1 = write_synthetic_store(tmp_path / "datasets" / "multisensor-full", count=2)
     assert ensure_pair_store("full") == a1
+
+
+# Training regimes (B3): co-registration, Wald's protocol, synthetic pairs.
+
+
+def test_psf_sigma_gives_the_mtf_at_nyquist() -> None:
+    """sigma from the MTF at Nyquist and back; a cosine at the coarse grid's Nyquist frequency
+    blurred by that PSF on a grid twice as fine keeps the MTF of its amplitude."""
+    sigma = gaussian_sigma_for_mtf(0.25)
+    assert sigma == pytest.approx(0.53, abs=0.005)  # the sensor facts' "about 0.5 pixel"
+    assert gaussian_mtf(sigma) == pytest.approx(0.25)
+    for band in PAIR_BANDS:  # the facts give every pair band an MTF within the requirement
+        assert 0.15 <= S2_MTF_NYQUIST[band] <= 0.30
+        assert 0 < s2_noise_sd(band) < 0.01
+    x = np.arange(64)
+    wave = np.cos(2 * np.pi * 0.25 * x)[None, None, None, :].repeat(64, 2).astype(np.float32)
+    blurred = fourier_filter(wave, sigma * 2)
+    assert np.abs(blurred[0, 0, 32, 16:48]).max() == pytest.approx(0.25, abs=0.002)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        gaussian_sigma_for_mtf(1.0)
+
+
+def test_degrade_samples_each_coarse_pixel_at_its_centre() -> None:
+    """A linear ramp (which a symmetric PSF keeps) degraded by 2: each coarse pixel is the mean
+    of its 2 x 2 block (away from the reflected edges); a constant stays constant; noise has the
+    standard deviation asked for."""
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    ramp = (0.1 + 0.003 * yy + 0.002 * xx)[None, None].repeat(2, 1)
+    coarse = degrade(ramp, 2, 0.25)
+    blocks = ramp.reshape(1, 2, 16, 2, 16, 2).mean(axis=(3, 5))
+    assert coarse.shape == (1, 2, 16, 16)
+    np.testing.assert_allclose(coarse[..., 4:12, 4:12], blocks[..., 4:12, 4:12], atol=1e-5)
+    flat = np.full((2, 4, 32, 32), 0.2, np.float32)
+    np.testing.assert_allclose(degrade(flat, 2, 0.25), 0.2, atol=1e-6)
+    noisy = degrade(flat, 2, 0.25, noise_sd=0.01, seed=1)
+    assert noisy.std() == pytest.approx(0.01, rel=0.05)
+    with pytest.raises(ValueError, match="multiples of the factor"):
+        degrade(flat[..., :31, :31], 2, 0.25)
+
+
+def _textured_pairs(shifts_px: list[tuple[float, float]]) -> tuple[PairSet, np.ndarray]:
+    """Pairs whose target is a smooth random texture (5 m) moved by ``shifts_px`` (target px)
+    and whose input is the unmoved texture averaged to 10 m; and the unmoved texture."""
+    rng = np.random.default_rng(0)
+    count = len(shifts_px)
+    base = rng.random((count, 4, 64, 64)).astype(np.float32) * 0.3 + 0.05
+    base = fourier_filter(base, 0.7)
+    hr = fourier_filter(base, 0.0, np.array(shifts_px))
+    lr = area_resize(base, (32, 32)).numpy()
+    table = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(count)],
+            "split": ["train", "test", "test", "test"][:count],
+            "place": ["a", "b", "c", "d"][:count],
+            "time_gap_days": 0.0,
+        }
+    )
+    return PairSet(lr, hr, table, factor=2, histogram_matched=False), base
+
+
+def test_coregistration_removes_a_known_sub_pixel_offset() -> None:
+    """Targets moved by known sub-pixel shifts (5 m px): the offsets measured before are those
+    shifts (x east, y north, metres; the target is registered by the opposite move), the ones
+    measured after are about zero, and the targets come back to the unmoved texture."""
+    pairs, base = _textured_pairs([(2.4, -1.6), (-1.0, 3.0), (0.6, 0.0), (0.0, 0.0)])
+    moved, report = coregister(pairs)
+    expected_x, expected_y = [8.0, -15.0, 0.0, 0.0], [12.0, -5.0, 3.0, 0.0]
+    np.testing.assert_allclose(report["before_x_m"], expected_x, atol=1.5)
+    np.testing.assert_allclose(report["before_y_m"], expected_y, atol=1.5)
+    assert report["after_m"].max() < 1.0 and report["moved"].all()
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))  # away from the edges
+    before = np.abs(pairs.hr[inner] - base[inner]).mean(axis=(1, 2, 3))
+    after = np.abs(moved.hr[inner] - base[inner]).mean(axis=(1, 2, 3))
+    assert (after[:3] < before[:3] / 2).all(), (before, after)
+    # An offset longer than the limit is a failed measurement: left as it is.
+    _, kept = coregister(pairs, max_offset_m=5.0)
+    assert not kept["moved"].iloc[0] and not kept["moved"].iloc[1] and kept["moved"].iloc[2]
+    assert kept["after_m"].iloc[0] == pytest.approx(kept["before_m"].iloc[0], abs=0.5)
+
+
+def test_wald_and_synthetic_pairs_and_their_scores() -> None:
+    pairs, _ = _textured_pairs([(0.0, 0.0)] * 4)
+    wald = wald_pairs(pairs)
+    assert wald.lr.shape == (4, 4, 16, 16) and np.array_equal(wald.hr, pairs.lr)
+    assert wald.factor == pairs.factor and wald.table["split"].tolist() == ["train"] + 3 * ["test"]
+    synthetic = synthetic_pairs(pairs)
+    assert synthetic.lr.shape == pairs.lr.shape and np.array_equal(synthetic.hr, pairs.hr)
+    assert not np.array_equal(synthetic_pairs(pairs, seed=1).lr, synthetic.lr)  # the noise
+    # An untrained residual network is bicubic: its gain is zero, interval and all.
+    models = {
+        "bicubic": SuperResolver("bicubic", pairs.bands, 2),
+        "cnn": SuperResolver("cnn", pairs.bands, 2),
+    }
+    scores = {"wald": score_regime(models, wald), "synthetic": score_regime(models, synthetic)}
+    results = scores["wald"].results()
+    assert set(results) == {"bicubic", "cnn"}
+    assert {"psnr", "ssim", "reflectance_l1", "spectral_angle_deg", "hallucination"} <= set(
+        results["bicubic"]
+    )
+    assert results["cnn"]["psnr_gain"] == pytest.approx(0.0, abs=1e-4)
+    assert len(results["cnn"]["psnr_gain_ci95"]) == 2
+    table = gains_table(scores)
+    assert list(table.index) == [("wald", "cnn"), ("synthetic", "cnn")]
+    assert set(table["verdict"]) == {"within noise"}
+    assert plot_regime_gains(table) is not None
+
+
+def test_regime_settings_fit_every_profile() -> None:
+    assert regime_settings("ci").steps < regime_settings("default").steps
+    assert regime_settings("full") == sr_settings("full")
+    assert regime_settings("ci", steps=7).steps == 7

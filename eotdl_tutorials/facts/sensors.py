@@ -80,6 +80,30 @@ def scl_cloud_percent(
     return 100.0 * float(np.isin(scl[valid], codes).mean())
 
 
+#: Modulation transfer function of the Sentinel-2 10 m bands at the Nyquist frequency of their
+#: grid (0.5 cycles per pixel), per Earth Search common name. The MSI's image-quality requirement
+#: puts it between 0.15 and 0.30 for the 10 m bands, and the in-flight values the Mission
+#: Performance Centre reports every month (S2 MPC Data Quality Report, S2-PDGS-MPC-DQR, section
+#: "Modulation Transfer Function") lie inside that range. The figure here is the course's round
+#: value for all four bands (its sensor facts: a Gaussian PSF of about 0.5 pixel gives 0.25), not
+#: a band-by-band copy of one report: replace an entry with a report's value to refine it.
+S2_MTF_NYQUIST = {"blue": 0.25, "green": 0.25, "red": 0.25, "nir": 0.25}
+#: Signal-to-noise ratio of the 10 m bands at their reference radiance (the MSI radiometric
+#: requirement: Sentinel-2 User Handbook, ESA 2015, table of SNR at Lref) and that reference
+#: radiance (W m-2 sr-1 um-1), and the bands' mean solar irradiance (W m-2 um-1, the L1C
+#: metadata's values, rounded): what the degradation to a Sentinel-2-like image adds as noise.
+S2_SNR_AT_LREF = {"blue": 154, "green": 168, "red": 142, "nir": 174}
+S2_LREF = {"blue": 128.0, "green": 128.0, "red": 108.0, "nir": 103.0}
+S2_SOLAR_IRRADIANCE = {"blue": 1959.0, "green": 1823.0, "red": 1512.0, "nir": 1036.0}
+
+
+def s2_noise_sd(band: str) -> float:
+    """Noise standard deviation (reflectance) of a 10 m band at its reference radiance: the
+    radiance's reflectance (pi L / E0, sun at the zenith, 1 AU) over the band's SNR there."""
+    reflectance = np.pi * S2_LREF[band] / S2_SOLAR_IRRADIANCE[band]
+    return float(reflectance / S2_SNR_AT_LREF[band])
+
+
 #: Satellogic EarthView analytic bands (1 m, uint16 DN = reflectance x 10000).
 HR_BANDS: tuple[Band, ...] = (
     Band("red", "red", 665, 60, 1),

@@ -3,7 +3,8 @@ scenes, export).
 
 Stages: :mod:`.pairs` (S2 chip + 1 m tile pairs with their time gap, calibration and geolocation
 offset), :mod:`.models` (bicubic, small CNN, ESRT), :mod:`.training`, :mod:`.metrics`,
-:mod:`.scene` (tiled whole-scene inference), :mod:`.export`, :mod:`.bench`.
+:mod:`.scene` (tiled whole-scene inference), :mod:`.export`, :mod:`.bench`, :mod:`.regimes`
+(co-registered, Wald's protocol and synthetic pairs beside the cross-sensor ones).
 """
 
 from eotdl_tutorials.superres.export import export_superres, load_superres, superres_card
@@ -31,6 +32,25 @@ from eotdl_tutorials.superres.pairs import (
     pair_store_dir,
     time_gaps,
 )
+from eotdl_tutorials.superres.regimes import (
+    REGIME_MODELS,
+    REGIME_SETTINGS,
+    REGIME_VAL_LIMIT,
+    REGIMES,
+    RegimeScore,
+    coregister,
+    degrade,
+    fourier_filter,
+    gains_table,
+    gaussian_mtf,
+    gaussian_sigma_for_mtf,
+    plot_regime_gains,
+    regime_settings,
+    score_regime,
+    synthetic_pairs,
+    train_regime,
+    wald_pairs,
+)
 from eotdl_tutorials.superres.scene import (
     SceneBands,
     matched_scene_files,
@@ -50,6 +70,11 @@ __all__ = [
     "PAIR_BANDS",
     "PAIR_MAX_CLOUD_PERCENT",
     "PairSet",
+    "REGIMES",
+    "REGIME_SETTINGS",
+    "REGIME_VAL_LIMIT",
+    "REGIME_MODELS",
+    "RegimeScore",
     "SceneBands",
     "SmallCNN",
     "SuperResSettings",
@@ -57,12 +82,18 @@ __all__ = [
     "area_resize",
     "build_pairs",
     "cloud_free_rows",
+    "coregister",
     "count_parameters",
+    "degrade",
     "ensure_pair_store",
     "error_budget",
     "evaluate",
     "export_superres",
+    "fourier_filter",
     "gains_over",
+    "gains_table",
+    "gaussian_mtf",
+    "gaussian_sigma_for_mtf",
     "histogram_match",
     "load_superres",
     "make_network",
@@ -70,15 +101,21 @@ __all__ = [
     "measured_offsets",
     "pair_scene",
     "pair_store_dir",
+    "plot_regime_gains",
     "predict",
+    "regime_settings",
     "scene_reflectance",
+    "score_regime",
     "sr_settings",
     "stack_scene",
     "superres_array",
     "superres_card",
     "superres_scene",
+    "synthetic_pairs",
     "tile_spans",
     "time_gaps",
+    "train_regime",
     "train_superres",
     "upsample_bicubic",
+    "wald_pairs",
 ]

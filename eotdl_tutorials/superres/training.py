@@ -84,9 +84,11 @@ class PairPatches(Dataset):
 class PairDataModule(L.LightningDataModule):
     """Training crops from the ``train`` places, whole ``val`` pairs for validation."""
 
-    def __init__(self, pairs: PairSet, settings: SuperResSettings) -> None:
+    def __init__(
+        self, pairs: PairSet, settings: SuperResSettings, val_limit: int | None = None
+    ) -> None:
         super().__init__()
-        self.pairs, self.settings = pairs, settings
+        self.pairs, self.settings, self.val_limit = pairs, settings, val_limit
         if len(pairs.split("train")) == 0:
             raise ValueError("the pairs have no training split: build more pairs")
         if settings.patch > pairs.lr.shape[-1]:
@@ -110,6 +112,7 @@ class PairDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         rows = self.pairs.split("val")
         rows = rows if len(rows) else self.pairs.split("train")[:8]
+        rows = rows[: self.val_limit]
         return self._loader(PairPatches(self.pairs, rows, None, len(rows)), 32)
 
 
@@ -163,15 +166,17 @@ def train_superres(
     random_seed: int = 0,
     progress: bool = True,
     residual: bool = True,
+    val_limit: int | None = None,
 ) -> SuperResolver:
     """Train ``arch`` ("cnn" or "esrt") on ``pairs`` into ``out_dir`` (metrics.csv, checkpoint);
-    returns the trained model in eval mode on the CPU."""
+    returns the trained model in eval mode on the CPU. ``val_limit``: validate on the first
+    ``val_limit`` validation pairs only (None: all)."""
     seed(random_seed)
     model = SuperResolver(arch, pairs.bands, pairs.factor, residual=residual)
     task = SuperResTask(model.config(), settings.lr, settings.steps)
     val_every = max(1, settings.steps // 5)
     fit(
-        task, PairDataModule(pairs, settings), Path(out_dir), max_epochs=1,
+        task, PairDataModule(pairs, settings, val_limit), Path(out_dir), max_epochs=1,
         accelerator=resolve_accelerator(accelerator), progress=progress,
         val_check_interval=val_every, num_sanity_val_steps=0,
         log_every_n_steps=max(1, val_every // 4),
