@@ -10,7 +10,7 @@
 - ``_generated/disk.md``: what the Python environment, the sample worlds and the chip stores take
   on disk, measured when the book is built (the pages include it instead of typing sizes);
 - ``_generated/full-parameters.md``: the table of the notebooks' ``full`` parameters, read from
-  their ``parameters`` cells (:mod:`~eotdl_tutorials.course.parameters`).
+  their ``parameters`` cells (:mod:`~eotdl_tutorials.notebook_parameters`).
 
 As a Sphinx extension (``_config.yml``: ``sphinx: extra_extensions: [eotdl_tutorials.book]``)
 they are written into the book's source folder when the build starts, before Sphinx reads it.
@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from eotdl_tutorials.course.parameters import full_parameters_table
+from eotdl_tutorials.notebook_parameters import full_parameters_table
 from eotdl_tutorials.profiles import data_dir
 from eotdl_tutorials.results import COURSE_KEY, RUN_KEYS, results_dir
 

@@ -22,7 +22,7 @@ from eotdl_tutorials import data_dir
 
 if TYPE_CHECKING:
     from eotdl_tutorials.stac import LocalStacApi
-    from eotdl_tutorials.world.stand_in import StandIn
+    from eotdl_tutorials.stand_in import StandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REALDATA_DIR = PROJECT_ROOT.parent / "shared" / "realdata"
@@ -90,7 +90,7 @@ def stand_in(ci_world: Path, tmp_path_factory: pytest.TempPathFactory) -> StandI
     """The stand-in for the real services, written from the ci world by the command line
     (``eotdl-tutorials world stand-in``) once per session, outside the data folder."""
     from eotdl_tutorials.cli import main
-    from eotdl_tutorials.world.stand_in import open_stand_in
+    from eotdl_tutorials.stand_in import open_stand_in
 
     out = tmp_path_factory.mktemp("stand-in")
     assert main(["world", "stand-in", "--out", str(out), "--world", str(ci_world), "--quiet"]) == 0
@@ -101,7 +101,7 @@ def stand_in(ci_world: Path, tmp_path_factory: pytest.TempPathFactory) -> StandI
 def stand_in_api(stand_in: StandIn) -> Iterator[str]:
     """The URL of the stand-in's STAC API (``rustac serve`` on 127.0.0.1), stopped at the end
     of the session."""
-    from eotdl_tutorials.stac import start_stand_in_api
+    from eotdl_tutorials.stand_in import start_stand_in_api
 
     api = start_stand_in_api(stand_in.root)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eotdl_tutorials.book import FULL_PARAMETERS_PAGE, write_pages
-from eotdl_tutorials.course.parameters import (
+from eotdl_tutorials.notebook_parameters import (
     course_parameters,
     full_parameters_table,
     missing_in_full,

@@ -20,7 +20,6 @@ import shapely
 import torch
 from rasterio.transform import from_origin
 
-from eotdl_tutorials.course.parameters import course_parameters, missing_in_full
 from eotdl_tutorials.data import (
     BandStats,
     ChipStore,
@@ -31,6 +30,7 @@ from eotdl_tutorials.data import (
 from eotdl_tutorials.data.synthetic import S2_BANDS
 from eotdl_tutorials.matching import match
 from eotdl_tutorials.models.encoder import SensorEncoder
+from eotdl_tutorials.notebook_parameters import course_parameters, missing_in_full
 from eotdl_tutorials.training import evaluate_label_ratios
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -40,10 +40,21 @@ STAGES: dict[str, tuple[str, ...]] = {
 #: reported with, the book's pages built from them and papermill's engine. They import none of
 #: the stages, and every module may import them.
 BASE = frozenset(
-    {"", "files", "processes", "profiles", "publish", "results", "intervals", "book", "batch"}
+    {
+        "",
+        "files",
+        "processes",
+        "profiles",
+        "publish",
+        "results",
+        "intervals",
+        "book",
+        "batch",
+        "notebook_parameters",
+    }
 )
 #: Above every stage: the command line, one subcommand per stage, and ``make course``'s runner.
-TOP = frozenset({"cli", "course"})
+TOP = frozenset({"cli", "course", "stand_in"})
 
 
 def before(stage: str) -> set[str]:

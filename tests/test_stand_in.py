@@ -30,8 +30,8 @@ from eotdl_tutorials.roads import (
     summarize_transfers,
 )
 from eotdl_tutorials.stac import find_asset_key, reflectance_scale_offset
+from eotdl_tutorials.stand_in import PARTS, open_stand_in
 from eotdl_tutorials.world import open_world
-from eotdl_tutorials.world.stand_in import PARTS, open_stand_in
 
 
 def _items(stand_in, collection: str) -> list[dict]:

@@ -16,8 +16,8 @@ def _world_build(args: argparse.Namespace) -> None:
 
 
 def _world_stand_in(args: argparse.Namespace) -> None:
+    from eotdl_tutorials.stand_in import ensure_stand_in
     from eotdl_tutorials.world import open_world
-    from eotdl_tutorials.world.stand_in import ensure_stand_in
 
     world = open_world(args.world) if args.world else None
     stand_in = ensure_stand_in(args.out, world, progress=not args.quiet)

@@ -24,7 +24,6 @@ from typing import Any
 
 from eotdl_tutorials.course.graph import WORLD, Notebook, read_notebooks
 from eotdl_tutorials.course.memory import Measured, TreeSampler, run_measured
-from eotdl_tutorials.course.parameters import course_parameters, missing_in_full, missing_message
 from eotdl_tutorials.course.progress import done_line, progress_line
 from eotdl_tutorials.course.record import (
     disk_use,
@@ -44,6 +43,7 @@ from eotdl_tutorials.course.stamps import (
     read_stamp,
     write_stamp,
 )
+from eotdl_tutorials.notebook_parameters import course_parameters, missing_in_full, missing_message
 from eotdl_tutorials.profiles import WORLD_PROFILE, check_profile, data_dir
 from eotdl_tutorials.results import results_dir
 

@@ -20,7 +20,6 @@ from eotdl_tutorials.stac.server import (
     LocalStacApi,
     PortInUseError,
     serve_forever,
-    start_stand_in_api,
 )
 from eotdl_tutorials.stac.signing import href_signer, needs_signing
 from eotdl_tutorials.stac.sources import ItemSource, open_source
@@ -48,5 +47,4 @@ __all__ = [
     "search_items",
     "search_parameters",
     "serve_forever",
-    "start_stand_in_api",
 ]

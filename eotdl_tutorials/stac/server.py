@@ -280,15 +280,6 @@ class LocalStacApi:
         self.stop()
 
 
-def start_stand_in_api(folder: str | os.PathLike[str], port: int | None = None) -> LocalStacApi:
-    """Serve the STAC items of a stand-in for the real services (``eotdl-tutorials world
-    stand-in``) with ``rustac serve`` on 127.0.0.1 and return the running API: its ``url`` is
-    the notebooks' ``stac_url``; ``stop()`` it when done."""
-    from eotdl_tutorials.world.stand_in import open_stand_in
-
-    return LocalStacApi(open_stand_in(folder).stac_files, port=port).start()
-
-
 def serve_forever(
     world_dir: str | os.PathLike[str], port: int | None = DEFAULT_PORT, backend: Backend = "rustac"
 ) -> None:

@@ -60,6 +60,7 @@ from eotdl_tutorials.facts.datasets import (
 from eotdl_tutorials.facts.sensors import S2_L2A_DN_OFFSET
 from eotdl_tutorials.files import check_writable, write_json
 from eotdl_tutorials.models.bands import SCANEO_DN_DIVISOR
+from eotdl_tutorials.stac import LocalStacApi
 from eotdl_tutorials.world import catalog
 from eotdl_tutorials.world.build import build_world
 from eotdl_tutorials.world.folder import EARTHVIEW_INDEX, World
@@ -415,3 +416,10 @@ def write_stand_in(
         with _part(root, name) as tmp:
             write(tmp)
     return StandIn(root)
+
+
+def start_stand_in_api(folder: str | os.PathLike[str], port: int | None = None) -> LocalStacApi:
+    """Serve the STAC items of a stand-in for the real services (``eotdl-tutorials world
+    stand-in``) with ``rustac serve`` on 127.0.0.1 and return the running API: its ``url`` is
+    the notebooks' ``stac_url``; ``stop()`` it when done."""
+    return LocalStacApi(open_stand_in(folder).stac_files, port=port).start()

@@ -128,7 +128,8 @@ def missing_message(missing: Mapping[str, list[str]]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """``text`` safe in a Markdown table cell (no column break, no raw HTML such as <image>)."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def full_parameters_table(paths: Iterable[Path]) -> str:
