@@ -35,7 +35,6 @@ from eotdl_tutorials.superres import (
     gaussian_mtf,
     gaussian_sigma_for_mtf,
     load_superres,
-    plot_regime_gains,
     regime_settings,
     score_regime,
     sr_settings,
@@ -46,6 +45,7 @@ from eotdl_tutorials.superres import (
     upsample_bicubic,
     wald_pairs,
 )
+from eotdl_tutorials.superres.figures import plot_regime_gains
 from eotdl_tutorials.superres.metrics import (
     correctness,
     psnr,

@@ -29,6 +29,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.grids import utm_epsg, zone_name
 from eotdl_tutorials.facts.sensors import HR_BAND_NAMES, RGB
 from eotdl_tutorials.labels import (
     ScaneoExport,
@@ -170,12 +171,11 @@ def _place(image: _Image, row: int, col: int, size: int) -> tuple[str, str, str]
         *rasterio.transform.array_bounds(image.height, image.width, image.transform),
     )
     lon, lat = (west + east) / 2, (south + north) / 2
-    zone = int((lon + 180) // 6) + 1
-    epsg = (32600 if lat >= 0 else 32700) + zone
+    epsg = utm_epsg(lon, lat)
     x, y = _to_utm(epsg).transform(lon, lat)
     bounds = rasterio.windows.bounds(Window(col, row, size, size), image.transform)
     footprint = shapely.box(*transform_bounds(image.crs, "EPSG:4326", *bounds)).wkt
-    return f"{zone}{'N' if lat >= 0 else 'S'}", f"{x:.0f}_{y:.0f}", footprint
+    return zone_name(epsg), f"{x:.0f}_{y:.0f}", footprint
 
 
 def _to_set_dn(dn: np.ndarray, image: _Image, dn_scale: float) -> np.ndarray:

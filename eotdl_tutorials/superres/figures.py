@@ -110,3 +110,24 @@ def plot_scene(scene: xr.DataArray, result: xr.DataArray, bands: tuple[str, ...]
         ax.set(title=f"{title} ({step_x:g} m pixels)", xlabel=f"x ({array.rio.crs})", ylabel="y")
     fig.tight_layout()
     return fig
+
+
+def plot_regime_gains(table: pd.DataFrame, metric: str = "PSNR (dB)", ax=None):
+    """The gains of :func:`gains_table` over bicubic, one bar per regime and model, with their
+    95 % intervals as error bars; zero is bicubic."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    regimes = list(dict.fromkeys(table.index.get_level_values("regime")))
+    models = list(dict.fromkeys(table.index.get_level_values("model")))
+    width = 0.8 / len(models)
+    for k, model in enumerate(models):
+        rows = table.xs(model, level="model").reindex(regimes)
+        x = np.arange(len(regimes)) + (k - (len(models) - 1) / 2) * width
+        error = np.stack([rows["gain"] - rows["low"], rows["high"] - rows["gain"]])
+        ax.bar(x, rows["gain"], width, yerr=error, capsize=3, label=model)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(regimes)), regimes)
+    ax.set_ylabel(f"gain over bicubic, {metric}")
+    ax.set_title("gain over bicubic on held-out places (95 % interval)")
+    ax.legend()
+    return ax

@@ -281,26 +281,3 @@ def gains_table(scores: dict[str, RegimeScore], metric: str = "psnr") -> pd.Data
                 }
             )
     return pd.DataFrame(records).set_index(["regime", "model"])
-
-
-def plot_regime_gains(table: pd.DataFrame, metric: str = "PSNR (dB)", ax=None):
-    """The gains of :func:`gains_table` over bicubic, one bar per regime and model, with their
-    95 % intervals as error bars; zero is bicubic."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.2))
-    regimes = list(dict.fromkeys(table.index.get_level_values("regime")))
-    models = list(dict.fromkeys(table.index.get_level_values("model")))
-    width = 0.8 / len(models)
-    for k, model in enumerate(models):
-        rows = table.xs(model, level="model").reindex(regimes)
-        x = np.arange(len(regimes)) + (k - (len(models) - 1) / 2) * width
-        error = np.stack([rows["gain"] - rows["low"], rows["high"] - rows["gain"]])
-        ax.bar(x, rows["gain"], width, yerr=error, capsize=3, label=model)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(np.arange(len(regimes)), regimes)
-    ax.set_ylabel(f"gain over bicubic, {metric}")
-    ax.set_title("gain over bicubic on held-out places (95 % interval)")
-    ax.legend()
-    return ax
