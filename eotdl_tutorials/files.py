@@ -29,10 +29,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_json(path: str | os.PathLike[str], value: Any) -> Path:
-    """Write ``value`` as indented JSON, atomically."""
+def write_json(path: str | os.PathLike[str], value: Any, indent: int | None = 1) -> Path:
+    """Write ``value`` as indented JSON, atomically; ``indent=None``: on one line (written by
+    the C encoder, several times faster: for the many small files of a catalog)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(value, indent=1, default=str) + "\n")
+        tmp.write_text(json.dumps(value, indent=indent, default=str) + "\n")
     return Path(path)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import shapely
 import yaml
@@ -132,7 +133,7 @@ def _relative(href: str, start: Path, folder: Path) -> str:
     """``href`` (relative to ``folder``) as seen from ``start`` (a folder under ``folder``)."""
     if "://" in href or os.path.isabs(href):
         return href
-    return Path(os.path.relpath(folder / href, start)).as_posix()
+    return os.path.relpath(os.path.join(folder, href), start).replace(os.sep, "/")
 
 
 def _collection_extent(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -214,7 +215,10 @@ def arrays_item(
     period of their datetimes."""
     if not items:
         raise ValueError(f"{item_id}: no items, nothing to publish")
-    hull = shapely.union_all([shapely.geometry.shape(i["geometry"]) for i in items]).envelope
+    boxes = np.array(  # the envelope of the items' envelopes
+        [i.get("bbox") or shapely.geometry.shape(i["geometry"]).bounds for i in items]
+    )
+    hull = shapely.MultiPoint([boxes[:, :2].min(0), boxes[:, 2:].max(0)]).envelope
     times = sorted(i["properties"]["datetime"] for i in items)
     return {
         "type": "Feature",
@@ -296,10 +300,10 @@ def write_stac_catalog(
         collection_dir = folder / "stac" / collection["id"]
         to_root = _relative(CATALOG_NAME, collection_dir, folder)
         item_links = []
+        item_dir = collection_dir / "items"
+        root_href = _relative(CATALOG_NAME, item_dir, folder)
+        parent = _relative(f"stac/{collection['id']}/collection.json", item_dir, folder)
         for item in spec.items:
-            item_dir = collection_dir / "items"
-            root_href = _relative(CATALOG_NAME, item_dir, folder)
-            parent = _relative(f"stac/{collection['id']}/collection.json", item_dir, folder)
             written = dict(item) | {
                 "collection": collection["id"],
                 "links": [
@@ -312,7 +316,7 @@ def write_stac_catalog(
                     for key, asset in item["assets"].items()
                 },
             }
-            write_json(item_dir / f"{item['id']}.json", written)
+            write_json(item_dir / f"{item['id']}.json", written, indent=None)
             item_links.append(
                 {"rel": "item", "href": f"./items/{item['id']}.json", "type": "application/json"}
             )

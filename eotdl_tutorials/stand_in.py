@@ -134,8 +134,12 @@ class StandIn:
 
     def notebook_parameters(self, stac_url: str) -> dict[str, dict]:
         """The real-data parameters of each notebook that takes some, with the stand-in's STAC
-        API at ``stac_url`` (A2 and D2 read what A1 and D1 wrote)."""
+        API at ``stac_url`` (A2, A3, B and D2 read what A1 and D1 wrote)."""
         return {
+            "00_sample_world": {
+                "stac_url": stac_url,
+                "earthview_index": str(self.earthview_index),
+            },
             "A1_multisensor_dataset": {
                 "stac_url": stac_url,
                 "earthview_index": str(self.earthview_index),

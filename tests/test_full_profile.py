@@ -191,6 +191,7 @@ def test_an_unreachable_catalogue_is_a_clear_error():
 
 #: notebook -> what its full run without real data must say
 FULL_WITHOUT_DATA = {
+    "00_sample_world": "-p stac_url URL -p earthview_index PATH",
     "A1_multisensor_dataset": "set stac_url and earthview_index",
     "A2_barlow_twins_pretraining": "-p stac_url URL -p earthview_index PATH",
     "A3_few_label_evaluation": "-p stac_url URL -p earthview_index PATH",
@@ -244,6 +245,8 @@ def test_notebooks_in_full_profile_stop_without_real_data(
 
 #: Small runs of each notebook on the stand-in (the full recipes are for a GPU and real data).
 SMALL = {
+    "00_introduction": {},
+    "00_sample_world": {},
     "A1_multisensor_dataset": {"workers": 1, "interactive": False},
     "A2_barlow_twins_pretraining": {
         "epochs": 1, "batch_size": 64, "projector": [64, 64, 64], "workers": 0,
@@ -254,6 +257,7 @@ SMALL = {
     "B2_esrt_superresolution": {
         "steps": 2, "batch_size": 4, "workers": 0, "accelerator": "cpu", "scene_size": 64,
     },
+    "B3_superres_regimes": {"steps": 2, "batch_size": 4, "workers": 0, "accelerator": "cpu"},
     "D1_road_dataset": {},
     "D2_road_segmentation": {
         "band_sets": ["10m+20m"], "steps": 1, "batch_size": 4, "workers": 0, "accelerator": "cpu",
@@ -262,13 +266,14 @@ SMALL = {
 
 
 @pytest.mark.notebooks
-def test_use_cases_a_b_and_d_run_on_the_stand_in(
+def test_introductions_and_use_cases_a_b_and_d_run_on_the_stand_in(
     project_root, stand_in, stand_in_api, tmp_path, monkeypatch
 ):
-    """A1 to A3, B1, B2, D1 and D2 with ``-p profile full`` and their real-data parameters
-    pointed at the stand-in, in an empty data folder: they run, write their results, and no
-    sample world is opened or built. B reads A1's store: its Sentinel-2 chips (Earth Search's
-    COGs, the +1000 offset removed) are reflectance in [0, 1.2], never negative."""
+    """The two introductions, A1 to A3, B1 to B3, D1 and D2 with ``-p profile full`` and their
+    real-data parameters pointed at the stand-in, in an empty data folder: they run, write their
+    results, and no sample world is opened or built (00_sample_world only searches the
+    stand-in's API). B reads A1's store: its Sentinel-2 chips (Earth Search's COGs, the +1000
+    offset removed) are reflectance in [0, 1.2], never negative."""
     data = tmp_path / "data"
     monkeypatch.setenv("EOTDL_TUTORIALS_DATA", str(data))
     monkeypatch.setenv("EOTDL_TUTORIALS_BATCH", "1")
@@ -295,6 +300,10 @@ def test_use_cases_a_b_and_d_run_on_the_stand_in(
     assert b1["pairs"] == clear > 0 and b1["cloudy_chips_left_out"] == store.count - clear
     b2 = json.loads((data / "results" / "B2_esrt_superresolution-full.json").read_text())
     assert b2["bicubic"]["reflectance_l1"] < 0.005  # bicubic keeps the input's reflectance
+    b3 = json.loads((data / "results" / "B3_superres_regimes-full.json").read_text())
+    assert set(b3["regimes"]) == {"cross_sensor", "coregistered", "wald", "synthetic"}
+    tour = json.loads((data / "results" / "00_sample_world-full.json").read_text())
+    assert tour["stac_items_found"] > 0 and "regions" not in tour  # the API's items, no world
     d1 = json.loads((data / "results" / "D1_road_dataset-full.json").read_text())
     assert {row["transfer"] for row in d1["transfers"]} == {"area_fraction", "nearest"}
 

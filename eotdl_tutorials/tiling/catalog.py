@@ -66,14 +66,19 @@ def _chip_asset(
 
 
 def chip_items(
-    root: str | os.PathLike[str], meta: dict[str, Any], geos: Geos | None = None
+    root: str | os.PathLike[str],
+    meta: dict[str, Any],
+    geos: Geos | None = None,
+    index: gpd.GeoDataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """One STAC Item per footprint of the chip store ``root`` with ``meta.json`` record ``meta``
     (asset hrefs relative to ``root``). ``geos``: the chips' geos as the tiler knows them;
-    without them (or for a chip they lack) each chip file is opened to read its own."""
+    without them (or for a chip they lack) each chip file is opened to read its own.
+    ``index``: the store's index when the tiler has it (else read from ``index.parquet``)."""
     geos = geos or {}
     root = Path(root)
-    index = gpd.read_parquet(root / "index.parquet").to_crs(4326)
+    index = gpd.read_parquet(root / "index.parquet") if index is None else index
+    index = index.to_crs(4326)
     classes = meta.get("classes", [])
     items = []
     for row in index.itertuples(index=False):
@@ -94,16 +99,19 @@ def chip_items(
 
 
 def publish_chip_store(
-    root: str | os.PathLike[str], meta: dict[str, Any] | None = None, geos: Geos | None = None
+    root: str | os.PathLike[str],
+    meta: dict[str, Any] | None = None,
+    geos: Geos | None = None,
+    index: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write the chip store's ``README.md`` and STAC catalog (see the module); returns the
     catalog's path. The store's folder name is its EOTDL name (e.g. ``multisensor-ci``;
     see :func:`~eotdl_tutorials.publish.eotdl_name`).
-    ``meta``: the store's ``meta.json`` record when it is not written yet; ``geos``: the
-    chips' geos when the tiler knows them (see :func:`chip_items`)."""
+    ``meta``: the store's ``meta.json`` record when it is not written yet; ``geos`` and
+    ``index``: the chips' geos and the index when the tiler has them (see :func:`chip_items`)."""
     root = Path(root)
     meta = meta if meta is not None else json.loads((root / "meta.json").read_text())
-    chips = chip_items(root, meta, geos)
+    chips = chip_items(root, meta, geos, index)
     if not chips:
         raise ValueError(f"chip store {root} holds no chips: nothing to publish")
     sensors = ", ".join(meta["sensors"])

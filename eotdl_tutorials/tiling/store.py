@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -467,45 +467,51 @@ def tile(
         good[row] = count == len(sensors)
     staging_rows = np.flatnonzero(good)
     (out / "meta.json").unlink(missing_ok=True)  # the store is incomplete until meta.json
-    for sensor in sensors:
-        _pack(staging[sensor], out / f"{sensor}.npy", staging_rows)
-    index = _index(best, planned[staging_rows], sensors, labels, staging_rows, clouds)
-    with atomic_path(out / "index.parquet") as tmp:
-        index.to_parquet(tmp)
-    report = pd.DataFrame(
-        [(o.id, o.sensor, o.item, o.status, o.reason) for o in skipped + outcomes],
-        columns=["id", "sensor", "item", "status", "reason"],
-    )
-    with atomic_path(out / "report.parquet") as tmp:
-        report.to_parquet(tmp, index=False)
+    # The packed arrays are copied in the kernel (the GIL released) by threads while this one
+    # writes the index, the report and the catalog: the tiler's serial tail, overlapped.
+    with ThreadPoolExecutor(len(sensors)) as copies:
+        packing = [
+            copies.submit(_pack, staging[s], out / f"{s}.npy", staging_rows) for s in sensors
+        ]
+        index = _index(best, planned[staging_rows], sensors, labels, staging_rows, clouds)
+        with atomic_path(out / "index.parquet") as tmp:
+            index.to_parquet(tmp)
+        report = pd.DataFrame(
+            [(o.id, o.sensor, o.item, o.status, o.reason) for o in skipped + outcomes],
+            columns=["id", "sensor", "item", "status", "reason"],
+        )
+        with atomic_path(out / "report.parquet") as tmp:
+            report.to_parquet(tmp, index=False)
+        counts = report.groupby(["sensor", "status"]).size()
+        summary = {
+            "footprints": len(best),
+            "packed": int(len(staging_rows)),
+            "chips": {f"{s}/{st}": int(n) for (s, st), n in counts.items()},
+            "skipped_reasons": {},
+            "seconds": round(time.perf_counter() - started, 3),
+            "workers": workers,
+        }
+        tiling_report = TilingReport(report, summary)
+        summary["skipped_reasons"] = {k: int(v) for k, v in tiling_report.reasons().items()}
+        meta = {
+            "format": STORE_FORMAT,
+            "format_version": STORE_FORMAT_VERSION,
+            "count": int(len(staging_rows)),
+            "sensors": {s: SENSORS[s].meta(*shapes[s]) for s in sensors},
+            "classes": list(SCENE_CLASSES),
+            "pixel_classes": list(CLASSES),
+            "source": {
+                "matches": result.summary,
+                "labels_dir": str(labels_dir) if labels_dir else None,
+                "s2_dn_offset": S2_L2A_DN_OFFSET,
+                "eotdl_tutorials": __version__,
+                "report": summary,
+            },
+        }
+        if len(staging_rows):
+            publish_chip_store(out, meta, geos, index)  # README.md and catalog.json: EOTDL-ready
+        for copy in packing:
+            copy.result()
     shutil.rmtree(staging_dir, ignore_errors=True)
-    counts = report.groupby(["sensor", "status"]).size()
-    summary = {
-        "footprints": len(best),
-        "packed": int(len(staging_rows)),
-        "chips": {f"{s}/{st}": int(n) for (s, st), n in counts.items()},
-        "skipped_reasons": {},
-        "seconds": round(time.perf_counter() - started, 3),
-        "workers": workers,
-    }
-    tiling_report = TilingReport(report, summary)
-    summary["skipped_reasons"] = {k: int(v) for k, v in tiling_report.reasons().items()}
-    meta = {
-        "format": STORE_FORMAT,
-        "format_version": STORE_FORMAT_VERSION,
-        "count": int(len(staging_rows)),
-        "sensors": {s: SENSORS[s].meta(*shapes[s]) for s in sensors},
-        "classes": list(SCENE_CLASSES),
-        "pixel_classes": list(CLASSES),
-        "source": {
-            "matches": result.summary,
-            "labels_dir": str(labels_dir) if labels_dir else None,
-            "s2_dn_offset": S2_L2A_DN_OFFSET,
-            "eotdl_tutorials": __version__,
-            "report": summary,
-        },
-    }
-    if len(staging_rows):
-        publish_chip_store(out, meta, geos)  # README.md and catalog.json: EOTDL-ready
     write_json(out / "meta.json", meta)
     return tiling_report
