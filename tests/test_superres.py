@@ -22,6 +22,7 @@ from eotdl_tutorials.superres import (
     PairSet,
     SuperResolver,
     area_resize,
+    best_regime,
     build_pairs,
     coregister,
     count_parameters,
@@ -37,8 +38,10 @@ from eotdl_tutorials.superres import (
     load_superres,
     regime_settings,
     score_regime,
+    scores_on_real_pairs,
     sr_settings,
     superres_array,
+    superres_card,
     superres_scene,
     synthetic_pairs,
     tile_spans,
@@ -451,3 +454,25 @@ def test_regime_settings_fit_every_profile() -> None:
     assert regime_settings("ci").steps < regime_settings("default").steps
     assert regime_settings("full") == sr_settings("full")
     assert regime_settings("ci", steps=7).steps == 7
+
+
+def test_the_regime_exported_is_the_best_on_the_real_pairs(tmp_path) -> None:
+    """Each regime's models scored on the same (real) pairs: the regime whose ESRT gains most
+    over bicubic is chosen, whatever the order; its exported card names the regime."""
+    pairs, _ = _textured_pairs([(0.0, 0.0)] * 4)
+    bicubic = SuperResolver("bicubic", pairs.bands, 2)
+    untrained = SuperResolver("cnn", pairs.bands, 2)  # residual on bicubic: bicubic itself
+    noisy = SuperResolver("cnn", pairs.bands, 2)
+    with torch.no_grad():
+        for parameter in noisy.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    models = {
+        "cross_sensor": {"bicubic": bicubic, "esrt": noisy},
+        "wald": {"bicubic": bicubic, "esrt": untrained},
+    }
+    scores = scores_on_real_pairs(models, pairs)
+    assert scores["cross_sensor"].gains["esrt"]["psnr"].estimate < -0.1
+    assert best_regime(scores) == "wald" == best_regime(dict(reversed(list(scores.items()))))
+    exported = export_superres(untrained, tmp_path / "model", 32, onnx=False, regime="wald")
+    assert "trained on wald pairs" in exported.card.description
+    assert "trained on" not in superres_card(untrained, "m", 32).description

@@ -33,8 +33,10 @@ def register(commands: argparse._SubParsersAction, bench_commands: BenchCommands
         "superres",
         help="super-resolve a Sentinel-2 GeoTIFF (any size) with a trained model",
         description="Super-resolve SCENE by overlapping, blended tiles with the model folder "
-        "--model (exported by notebook B2) and write a float32 reflectance GeoTIFF with the "
-        "pixel size divided by the factor, the same CRS and extent; nodata stays nodata (NaN). "
+        "--model (exported by notebook B2, or by B3 as models/superres-best-x2-PROFILE: the "
+        "training regime that does best on real pairs) and write a float32 reflectance "
+        "GeoTIFF with the pixel size divided by the factor, the same CRS and extent; nodata "
+        "stays nodata (NaN). "
         "Bands are found by their descriptions, else by count (12-band L2A, 13-band L1C).",
     )
     sr.add_argument("scene", help="a Sentinel-2 GeoTIFF")

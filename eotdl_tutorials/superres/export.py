@@ -15,9 +15,14 @@ from eotdl_tutorials.superres.models import SuperResolver
 L2A_DN_SCALE, L2A_DN_OFFSET = 1e-4, -0.1
 
 
-def superres_card(model: SuperResolver, name: str, input_size: int) -> ModelCard:
+def superres_card(
+    model: SuperResolver, name: str, input_size: int, regime: str | None = None
+) -> ModelCard:
     """The card of ``model``: reflectance in and out, no normalisation outside the network (it
-    divides by 0.4 itself), ``scale_factor`` = the model's factor."""
+    divides by 0.4 itself), ``scale_factor`` = the model's factor; ``regime``: the training
+    regime of its pairs (:data:`~eotdl_tutorials.superres.regimes.REGIMES`), said in its
+    description."""
+    trained = f"; trained on {regime.replace('_', '-')} pairs" if regime else ""
     return ModelCard(
         name=name,
         task="superres",
@@ -30,7 +35,7 @@ def superres_card(model: SuperResolver, name: str, input_size: int) -> ModelCard
         dn_offset=L2A_DN_OFFSET,
         scale_factor=model.factor,
         description=f"{model.arch} super-resolution of Sentinel-2 {', '.join(model.bands)} by "
-        f"{model.factor}x (10 m to {10 / model.factor:g} m), reflectance in and out",
+        f"{model.factor}x (10 m to {10 / model.factor:g} m), reflectance in and out{trained}",
     )
 
 
@@ -42,12 +47,14 @@ def export_superres(
     sample: torch.Tensor | None = None,
     onnx: bool = True,
     bbox: tuple[float, float, float, float] | None = None,
+    regime: str | None = None,
 ) -> ExportedModel:
     """Write ``model`` as a model folder; ``sample`` (reflectance) is where ONNX Runtime must
     match PyTorch within 1e-4 (``onnx_max_abs_diff`` of the result); ``bbox``: WGS84 bounds of
     the training pairs (e.g. ``ChipStore.bounds()`` of the pair store), the extent of its STAC
-    Item."""
-    card = superres_card(model, name or f"superres-{model.arch}-x{model.factor}", input_size)
+    Item; ``regime``: the training regime its card names."""
+    name = name or f"superres-{model.arch}-x{model.factor}"
+    card = superres_card(model, name, input_size, regime)
     builder = Builder("eotdl_tutorials.superres.models:SuperResolver", model.config())
     return export_model(model, model_dir, card, builder, onnx=onnx, sample=sample, bbox=bbox)
 

@@ -261,6 +261,21 @@ def score_regime(
     return RegimeScore(table, per_band, per_pair, gains_over(per_pair))
 
 
+def scores_on_real_pairs(
+    models: dict[str, dict[str, torch.nn.Module]], pairs: PairSet, split: str = "test"
+) -> dict[str, RegimeScore]:
+    """Each regime's models (``{regime: {model: network}}``) scored on ``split`` of the real
+    cross-sensor ``pairs``: what a model trained on any regime does on real Sentinel-2 at 10 m
+    to 5 m (Wald's one scale down, the synthetic one across the domain gap)."""
+    return {name: score_regime(networks, pairs, split) for name, networks in models.items()}
+
+
+def best_regime(scores: dict[str, RegimeScore], model: str = "esrt") -> str:
+    """The regime whose ``model`` has the largest mean PSNR gain over bicubic in ``scores``
+    (computed on the same pairs, e.g. :func:`scores_on_real_pairs`; a tie: the first)."""
+    return max(scores, key=lambda name: scores[name].gains[model]["psnr"].estimate)
+
+
 def gains_table(scores: dict[str, RegimeScore], metric: str = "psnr") -> pd.DataFrame:
     """One row per regime and learnt model: its mean ``metric``, bicubic's, the gain with the
     ends of its 95 % interval, and whether the interval excludes zero (``verdict``)."""
