@@ -91,7 +91,7 @@ def test_the_course_marks_what_full_needs_and_the_book_shows_it(tmp_path, monkey
     required = missing_in_full(course_parameters(NOTEBOOKS), {})
     for name in ("stac_url", "earthview_index", "label_source", "aerial_dir", "scaneo_dir"):
         assert name in required
-    assert required["stac_url"] == ["A1_multisensor_dataset", "D1_road_dataset"]
+    assert required["stac_url"] == ["00_sample_world", "A1_multisensor_dataset", "D1_road_dataset"]
     assert f"{{include}} {FULL_PARAMETERS_PAGE}" in (PROJECT / "book" / "real-data.md").read_text()
     book = tmp_path / "book"
     (book / "notebooks").mkdir(parents=True)
