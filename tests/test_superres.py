@@ -454,6 +454,12 @@ def test_regime_settings_fit_every_profile() -> None:
     assert regime_settings("ci").steps < regime_settings("default").steps
     assert regime_settings("full") == sr_settings("full")
     assert regime_settings("ci", steps=7).steps == 7
+    # default spends its steps where the pairs can teach; a given number of steps wins
+    assert (
+        regime_settings("default", "cross_sensor").steps < regime_settings("default", "wald").steps
+    )
+    assert regime_settings("default", "wald") == regime_settings("default")
+    assert regime_settings("default", "cross_sensor", steps=7).steps == 7
 
 
 def test_the_regime_exported_is_the_best_on_the_real_pairs(tmp_path) -> None:
