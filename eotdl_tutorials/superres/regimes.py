@@ -204,7 +204,7 @@ def regime_settings(
     """The settings of ``profile``'s fits in ``regime`` (:data:`REGIME_STEPS`; None: the
     profile's own) with any non-None ``overrides``."""
     base = REGIME_SETTINGS[check_profile(profile)]
-    steps = REGIME_STEPS.get(profile, {}).get(regime) if regime is not None else None
+    steps = REGIME_STEPS.get(profile, {}).get(regime)
     base = base if steps is None else replace(base, steps=steps)
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -271,12 +271,20 @@ def score_regime(
 
 
 def scores_on_real_pairs(
-    models: dict[str, dict[str, torch.nn.Module]], pairs: PairSet, split: str = "test"
+    models: dict[str, dict[str, torch.nn.Module]],
+    pairs: PairSet,
+    split: str = "test",
+    scored: dict[str, RegimeScore] | None = None,
 ) -> dict[str, RegimeScore]:
     """Each regime's models (``{regime: {model: network}}``) scored on ``split`` of the real
     cross-sensor ``pairs``: what a model trained on any regime does on real Sentinel-2 at 10 m
-    to 5 m (Wald's one scale down, the synthetic one across the domain gap)."""
-    return {name: score_regime(networks, pairs, split) for name, networks in models.items()}
+    to 5 m (Wald's one scale down, the synthetic one across the domain gap). ``scored``: regimes
+    already scored on those pairs (the cross-sensor one), taken as they are."""
+    scored = scored or {}
+    return {
+        name: scored[name] if name in scored else score_regime(networks, pairs, split)
+        for name, networks in models.items()
+    }
 
 
 def best_regime(scores: dict[str, RegimeScore], model: str = "esrt") -> str:
