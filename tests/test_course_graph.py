@@ -40,6 +40,7 @@ class Shared:
 
 A1, A2 = "A1_multisensor_dataset", "A2_barlow_twins_pretraining"
 B1, C1, C2, D1 = "B1_superres_pairs", "C1_scaneo_labels", "C2_multitask_models", "D1_road_dataset"
+B3, D2 = "B3_superres_regimes", "D2_road_segmentation"
 SHARED = {
     # pair_scene: B2's scene, the sample world's (full: the scene A1's matches recorded)
     "the sample world": Shared((r"\bensure_world\(", r"\bpair_scene\("), WORLD, ()),
@@ -52,6 +53,8 @@ SHARED = {
     "the land-cover set": Shared((r"\bensure_landcover_set\(",), C1, (WORLD,)),
     "the 1 m encoder": Shared((r'\bmodel_dir_for\("hr"', r"\blandcover_encoder\("), C2, (A1,)),
     "the exported land-cover models": Shared((r"\bensure_exported_models\(",), C2, (C1,)),
+    "the exported super-resolution model": Shared((r"\bbest_superres_dir\(",), B3, (B1,)),
+    "the exported road model": Shared((r"\broad_model_dir\(",), D2, (D1,)),
     "the road datasets": Shared(
         (r"\bensure_aerial_roads\(", r"\bbuild_road_dataset\(", r"\bensure_road_dataset\("),
         D1,

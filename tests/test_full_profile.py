@@ -198,6 +198,7 @@ FULL_WITHOUT_DATA = {
     "B1_superres_pairs": "-p stac_url URL -p earthview_index PATH",
     "B2_esrt_superresolution": "-p stac_url URL -p earthview_index PATH",
     "B3_superres_regimes": "-p stac_url URL -p earthview_index PATH",
+    "B4_superres_downstream": "run D1 first with -p profile full -p aerial_dir FOLDER",
     "C1_scaneo_labels": "set -p scaneo_dir FOLDER (a SCANEO export",
     "C2_multitask_models": "run C1 first with -p profile full -p scaneo_dir FOLDER",
     "C3_active_learning": "run C1 first with -p profile full -p scaneo_dir FOLDER",
@@ -262,6 +263,7 @@ SMALL = {
     "D2_road_segmentation": {
         "band_sets": ["10m+20m"], "steps": 1, "batch_size": 4, "workers": 0, "accelerator": "cpu",
     },
+    "B4_superres_downstream": {"steps": 1, "batch_size": 4, "workers": 0, "accelerator": "cpu"},
 }  # fmt: skip
 
 
@@ -269,7 +271,7 @@ SMALL = {
 def test_introductions_and_use_cases_a_b_and_d_run_on_the_stand_in(
     project_root, stand_in, stand_in_api, tmp_path, monkeypatch
 ):
-    """The two introductions, A1 to A3, B1 to B3, D1 and D2 with ``-p profile full`` and their
+    """The two introductions, A1 to A3, B1 to B4, D1 and D2 with ``-p profile full`` and their
     real-data parameters pointed at the stand-in, in an empty data folder: they run, write their
     results, and no sample world is opened or built (00_sample_world only searches the
     stand-in's API). B reads A1's store: its Sentinel-2 chips (Earth Search's COGs, the +1000
@@ -306,6 +308,8 @@ def test_introductions_and_use_cases_a_b_and_d_run_on_the_stand_in(
     assert tour["stac_items_found"] > 0 and "regions" not in tour  # the API's items, no world
     d1 = json.loads((data / "results" / "D1_road_dataset-full.json").read_text())
     assert {row["transfer"] for row in d1["transfers"]} == {"area_fraction", "nearest"}
+    b4 = json.loads((data / "results" / "B4_superres_downstream-full.json").read_text())
+    assert set(b4["inputs"]) == {"aerial", "esrt", "bicubic", "sentinel2_10m"}
 
 
 #: Small runs of use case C on the stand-in's SCANEO export (tiles of 128 px, a few steps).

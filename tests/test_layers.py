@@ -33,6 +33,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "labels": ("training",),
     "multitask": ("labels",),
     "roads": ("training",),
+    "downstream": ("superres", "roads"),
     "serving": ("superres", "multitask", "roads"),
 }
 #: Below every stage: the package root (``""``: its ``data_dir`` and ``__version__``), files,

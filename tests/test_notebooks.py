@@ -24,12 +24,14 @@ from invariants import violations
 from nbformat.v4 import new_code_cell, new_notebook
 from nbreference import IGNORE_TAG, cell_texts, compare, reference_path, sanitizers
 
+from eotdl_tutorials.course.graph import read_notebooks
 from eotdl_tutorials.results import read_results, results_dir, results_path
 
 pytestmark = pytest.mark.notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+#: In the order make course runs them: each after the notebooks whose outputs it reads.
+NOTEBOOKS = [notebook.path for notebook in read_notebooks(ROOT / "notebooks")]
 BIN = Path(sys.executable).parent
 #: Set for every batch run (papermill here and in `make course`): long steps print one line
 #: instead of a progress bar (see ``eotdl_tutorials.profiles.progress_bars``).

@@ -14,6 +14,7 @@ from rasterio.transform import from_origin
 
 from eotdl_tutorials.cli import main
 from eotdl_tutorials.data import write_synthetic_store
+from eotdl_tutorials.downstream import as_road_dataset, fine_road_chips, restandardised
 from eotdl_tutorials.facts.sensors import S2_MTF_NYQUIST, s2_noise_sd
 from eotdl_tutorials.superres import (
     ESRT,
@@ -36,6 +37,7 @@ from eotdl_tutorials.superres import (
     gaussian_mtf,
     gaussian_sigma_for_mtf,
     load_superres,
+    make_consistent,
     regime_settings,
     score_regime,
     scores_on_real_pairs,
@@ -236,6 +238,30 @@ def test_export_onnx_matches_pytorch(tmp_path: Path) -> None:
     loaded = load_superres(tmp_path / "esrt")
     with torch.no_grad():
         assert torch.allclose(loaded(sample), model(sample), atol=1e-6)
+
+
+def test_the_consistency_projection_keeps_the_input_radiometry(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = SuperResolver("esrt", PAIR_BANDS, 2)
+    with torch.no_grad():  # a trained network moves the 10 m means; an untrained one does not
+        model.net.tail[-1].weight.normal_(0, 0.05)
+    lr = torch.rand(2, 4, 24, 24) * 0.4
+    consistent = make_consistent(model)
+    with torch.no_grad():
+        plain, projected = model(lr), consistent(lr)
+    assert float(reflectance_l1(plain, lr).mean()) > 1e-3
+    assert float(reflectance_l1(projected, lr).max()) < 1e-6
+
+    def detail(x: torch.Tensor) -> torch.Tensor:  # what is left inside each 2 x 2 block
+        blocks = torch.nn.functional.avg_pool2d(x, 2)
+        return x - blocks.repeat_interleave(2, -2).repeat_interleave(2, -1)
+
+    assert torch.allclose(detail(projected), detail(plain), atol=1e-6)  # the network's detail
+    exported = export_superres(consistent, tmp_path / "c", input_size=16, sample=lr[:1])
+    assert exported.onnx_max_abs_diff <= 1e-4
+    assert load_superres(tmp_path / "c").consistent
+    with pytest.raises(FileNotFoundError, match="run notebook B3"):
+        load_superres(tmp_path / "missing")
 
 
 def test_metrics_directions() -> None:
@@ -482,3 +508,65 @@ def test_the_regime_exported_is_the_best_on_the_real_pairs(tmp_path) -> None:
     exported = export_superres(untrained, tmp_path / "model", 32, onnx=False, regime="wald")
     assert "trained on wald pairs" in exported.card.description
     assert "trained on" not in superres_card(untrained, "m", 32).description
+
+
+def _road_chip(tmp_path: Path):
+    """One 80 m road chip at 10 m (8 x 8 px) over a 1 m aerial image whose columns 18-21 are a
+    4 m wide road, brighter than the rest; the Sentinel-2 chip is the aerial image's mean."""
+    from eotdl_tutorials.roads.dataset import RoadDataset
+
+    transform, crs = from_origin(500_000, 5_300_080, 1, 1), "EPSG:32631"
+    road = np.zeros((80, 80), bool)
+    road[:, 18:22] = True
+    columns = np.tile(np.arange(80, dtype=np.float32), (80, 1))
+    aerial = np.stack([columns + 100 * road] * 3).astype(np.uint8)
+    paths = {"image": tmp_path / "a.tif", "mask": tmp_path / "m.tif"}
+    for name, values in (("image", aerial), ("mask", (255 * road[None]).astype(np.uint8))):
+        with rasterio.open(
+            paths[name],
+            "w",
+            driver="GTiff",
+            width=80,
+            height=80,
+            count=len(values),
+            dtype="uint8",
+            crs=crs,
+            transform=transform,
+        ) as dst:
+            dst.write(values)  # fmt: skip
+    index = pd.DataFrame(
+        {"id": ["c0"], "region": ["r"], "split": ["train"], "epsg": [32631],
+         "minx": [500_000.0], "miny": [5_300_000.0], "maxx": [500_080.0], "maxy": [5_300_080.0],
+         "image": [str(paths["image"])], "mask": [str(paths["mask"])]}
+    )  # fmt: skip
+    images = np.full((1, 4, 8, 8), 0.1, np.float32)
+    images[0, :, 0, 0] = np.nan  # no data: filled before super-resolution
+    return RoadDataset(images, np.zeros((1, 8, 8)), {}, index, PAIR_BANDS, {})
+
+
+def test_the_downstream_inputs_share_one_grid_and_one_set_of_labels(tmp_path: Path) -> None:
+    dataset = _road_chip(tmp_path)
+    torch.manual_seed(0)
+    fine = fine_road_chips(dataset, SuperResolver("esrt", PAIR_BANDS, 2), progress=False)
+    assert set(fine.images) == {"aerial", "esrt", "bicubic"}
+    for images in fine.images.values():
+        assert images.shape == (1, 3, 16, 16) and np.isfinite(images).all()
+    # 5 m labels: the road covers 2 m of the pixels 15-20 m and 20-25 m (0.4 > 0.25), no other
+    assert fine.labels[0].sum(0).tolist() == [0, 0, 0, 16, 16] + [0] * 11
+    expected = np.arange(80, dtype=np.float32).reshape(16, 5).mean(1)  # aerial averaged to 5 m
+    expected[3:5] += 40  # 2 of the 5 columns are road (+100)
+    assert np.allclose(fine.images["aerial"][0, 0, 0], expected)
+    assert np.allclose(fine.images["bicubic"], 0.1, atol=1e-6)  # the no-data pixel filled
+    road = as_road_dataset(fine, "aerial")
+    assert road.bands == ("red", "green", "blue") and road.labels["area_fraction"] is fine.labels
+
+
+def test_restandardised_road_model_z_scores_another_sensor() -> None:
+    from eotdl_tutorials.roads import RoadNet
+
+    model = RoadNet(("red", "green", "blue"), [100.0] * 3, [30.0] * 3, "resnet18", 3, (16, 8, 4))
+    images = np.random.default_rng(0).normal(0.1, 0.02, (4, 3, 16, 16)).astype(np.float32)
+    moved = restandardised(model, images)
+    z = moved.normalise(torch.from_numpy(images))
+    assert float(z.mean().abs()) < 1e-4 and abs(float(z.std()) - 1) < 1e-2
+    assert float(model.mean.flatten()[0]) == 100.0  # the original is left as it was

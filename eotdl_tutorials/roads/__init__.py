@@ -48,6 +48,7 @@ from eotdl_tutorials.roads.export import (
     RoadClassLogits,
     export_road_model,
     load_road_model,
+    road_model_dir,
     road_model_files,
 )
 from eotdl_tutorials.roads.metrics import (
@@ -149,6 +150,7 @@ __all__ = [
     "road_fraction",
     "road_graph",
     "road_lines",
+    "road_model_dir",
     "road_model_files",
     "road_settings",
     "score_row",

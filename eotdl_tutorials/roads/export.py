@@ -22,6 +22,7 @@ from eotdl_tutorials.facts.sensors import S2_L2A_OFFSET, S2_L2A_SCALE
 from eotdl_tutorials.models.card import ModelCard, z_score
 from eotdl_tutorials.models.export import Builder, ExportedModel, export_model, load_network
 from eotdl_tutorials.models.folder import read_card, read_model_record
+from eotdl_tutorials.profiles import check_profile, data_dir
 from eotdl_tutorials.roads.dataset import ROAD_CLASSES
 from eotdl_tutorials.roads.model import RoadNet
 
@@ -87,9 +88,19 @@ def export_road_model(
     )
 
 
+def road_model_dir(profile: str) -> Path:
+    """``data_dir()/models/roads-<profile>``: where notebook D2 exports its main road model."""
+    return data_dir() / "models" / f"roads-{check_profile(profile)}"
+
+
 def load_road_model(model_dir: str | os.PathLike[str]) -> tuple[RoadNet, ModelCard]:
     """The road model of a folder (no-data filling, normalisation and padding included) and its
-    card; a clear error for a folder that holds another kind of model."""
+    card; a clear error for a missing folder or one that holds another kind of model."""
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(
+            f"no road model in {model_dir}: run notebook D2 (it exports one there) or pass the "
+            "folder of one"
+        )
     card = read_card(model_dir)
     if card.task != "segmentation" or card.classes != ROAD_CLASSES:
         raise ValueError(

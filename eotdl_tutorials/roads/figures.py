@@ -143,12 +143,13 @@ def plot_predictions(
     truth: np.ndarray,
     predictions: Mapping[str, np.ndarray],
     title: str = "",
+    image_title: str = "Sentinel-2 (RGB)",
 ) -> Figure:
-    """A test chip: RGB, the truth and each method's road mask (true positives white, false
-    positives red, missed roads blue)."""
+    """A test chip: RGB (``image_title``), the truth and each method's road mask (true positives
+    white, false positives red, missed roads blue)."""
     fig, axes = plt.subplots(1, 2 + len(predictions), figsize=(3.1 * (2 + len(predictions)), 3.4))
     axes[0].imshow(stretch(rgb))
-    axes[0].set_title("Sentinel-2 (RGB)", fontsize=9)
+    axes[0].set_title(image_title, fontsize=9)
     axes[1].imshow(truth, cmap="gray", interpolation="nearest")
     axes[1].set_title("truth", fontsize=9)
     for ax, (name, pred) in zip(axes[2:], predictions.items(), strict=True):

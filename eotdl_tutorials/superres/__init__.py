@@ -7,7 +7,12 @@ offset), :mod:`.models` (bicubic, small CNN, ESRT), :mod:`.training`, :mod:`.met
 (co-registered, Wald's protocol and synthetic pairs beside the cross-sensor ones).
 """
 
-from eotdl_tutorials.superres.export import export_superres, load_superres, superres_card
+from eotdl_tutorials.superres.export import (
+    best_superres_dir,
+    export_superres,
+    load_superres,
+    superres_card,
+)
 from eotdl_tutorials.superres.metrics import error_budget, evaluate, gains_over, predict
 from eotdl_tutorials.superres.models import (
     ARCHS,
@@ -16,7 +21,9 @@ from eotdl_tutorials.superres.models import (
     SmallCNN,
     SuperResolver,
     count_parameters,
+    make_consistent,
     make_network,
+    project_consistent,
     upsample_bicubic,
 )
 from eotdl_tutorials.superres.pairs import (
@@ -98,7 +105,10 @@ __all__ = [
     "gaussian_sigma_for_mtf",
     "histogram_match",
     "load_superres",
+    "best_superres_dir",
+    "make_consistent",
     "make_network",
+    "project_consistent",
     "matched_scene_files",
     "measured_offsets",
     "pair_scene",

@@ -4,15 +4,23 @@ STAC MLM Item: :func:`eotdl_tutorials.models.export.export_model`) and load it b
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
 from eotdl_tutorials.models.card import ModelCard
 from eotdl_tutorials.models.export import Builder, ExportedModel, export_model, load_network
+from eotdl_tutorials.profiles import check_profile, data_dir
 from eotdl_tutorials.superres.models import SuperResolver
 
 #: Digital numbers of the training data: Sentinel-2 L2A since baseline 04.00 (DN / 1e4 - 0.1).
 L2A_DN_SCALE, L2A_DN_OFFSET = 1e-4, -0.1
+
+
+def best_superres_dir(profile: str, factor: int = 2) -> Path:
+    """``data_dir()/models/superres-best-x<factor>-<profile>``: where notebook B3 exports the
+    model of the regime that does best on real pairs."""
+    return data_dir() / "models" / f"superres-best-x{factor}-{check_profile(profile)}"
 
 
 def superres_card(
@@ -61,6 +69,11 @@ def export_superres(
 
 def load_superres(model_dir: str | os.PathLike[str]) -> SuperResolver:
     """The super-resolution model saved in ``model_dir`` (eval mode, CPU)."""
+    if not Path(model_dir).is_dir():
+        raise FileNotFoundError(
+            f"no super-resolution model in {model_dir}: run notebook B3 (it exports one there) "
+            "or pass the folder of one"
+        )
     network = load_network(model_dir)
     if not isinstance(network, SuperResolver):
         raise ValueError(

@@ -21,7 +21,11 @@ With 3 bands at 4x this has 751,755 parameters: the paper's 751K.
 to the bicubic interpolation of the input (global residual learning, VDSR: Kim et al. 2016), with
 the last layer started at zero so training starts from bicubic. That is not in the ESRT paper (whose
 network predicts the image itself, ``residual=False``); it lets both networks train in minutes on a
-CPU and changes no parameter count.
+CPU and changes no parameter count. With ``consistent``, its output is then **projected** onto the
+images whose average over each ``factor`` x ``factor`` block is the input (one exact step of
+Irani and Peleg's back-projection, 1991: each block's difference from its input pixel is spread
+evenly over the block): the 10 m radiometry is the input's, by construction, and only the detail
+inside each block is the network's. :func:`make_consistent` adds it to a trained model.
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ ESRT_PAPER_PARAMS_4X = 751_000
 def upsample_bicubic(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Bicubic interpolation by ``factor`` (pixel areas kept aligned: ``align_corners=False``)."""
     return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
+
+
+def project_consistent(sr: torch.Tensor, lr: torch.Tensor, factor: int) -> torch.Tensor:
+    """``sr`` (N, C, h*factor, w*factor) moved so that its average over each factor x factor
+    block is ``lr`` (N, C, h, w): each block shifted by its difference from its input pixel."""
+    correction = lr - F.avg_pool2d(sr, factor)
+    return sr + correction.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
 
 
 def _conv(cin: int, cout: int, k: int = 3, bias: bool = True) -> nn.Conv2d:
@@ -311,10 +322,12 @@ class SuperResolver(nn.Module):
         divisor: float = 0.4,
         residual: bool = True,
         options: dict[str, int] | None = None,
+        consistent: bool = False,
     ) -> None:
         super().__init__()
         self.arch, self.bands, self.factor = arch, tuple(bands), factor
         self.divisor, self.residual = float(divisor), residual and arch != "bicubic"
+        self.consistent = consistent
         self.options = dict(options or {})
         self.net = make_network(arch, len(self.bands), factor, **self.options)
         if self.residual:
@@ -334,6 +347,7 @@ class SuperResolver(nn.Module):
             "divisor": self.divisor,
             "residual": self.residual,
             "options": self.options,
+            "consistent": self.consistent,
         }
 
     @classmethod
@@ -342,6 +356,7 @@ class SuperResolver(nn.Module):
         return cls(
             config["arch"], tuple(config["bands"]), int(config["factor"]),
             float(config["divisor"]), bool(config["residual"]), config.get("options"),
+            bool(config.get("consistent", False)),
         )  # fmt: skip
 
     @property
@@ -354,7 +369,18 @@ class SuperResolver(nn.Module):
         out = self.net(scaled)
         if self.residual:
             out = out + upsample_bicubic(scaled, self.factor)
+        if self.consistent:
+            out = project_consistent(out, scaled, self.factor)
         return out * self.divisor
+
+
+def make_consistent(model: SuperResolver) -> SuperResolver:
+    """A copy of ``model`` (same weights) whose output keeps the input's 10 m radiometry
+    (:func:`project_consistent`, the module docstring)."""
+    config = model.config() | {"consistent": True}
+    consistent = SuperResolver.from_config(config)
+    consistent.load_state_dict(model.state_dict())
+    return consistent.eval()
 
 
 def count_parameters(model: nn.Module) -> int:
