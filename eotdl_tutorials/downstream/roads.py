@@ -63,10 +63,6 @@ class FineRoads:
     index: pd.DataFrame
     factor: int
 
-    def split(self, name: str) -> np.ndarray:
-        """Row numbers of split ``name``."""
-        return np.flatnonzero(self.index["split"].to_numpy() == name)
-
 
 def fine_grid(dataset: RoadDataset, row: int, factor: int) -> ChipGrid:
     """The grid of chip ``row`` of ``dataset`` with pixels ``factor`` times smaller."""
