@@ -9,6 +9,7 @@ import nbreference
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbreference import (
+    IGNORE_TAG,
     NUMBER,
     RELATIVE_TOLERANCE,
     agree,
@@ -90,13 +91,13 @@ def test_regeneration_lists_every_changed_number() -> None:
 
 
 def test_a_committed_reference_fails_when_one_of_its_floats_moves_beyond_tolerance() -> None:
-    reference = nbformat.read(reference_path("A3_few_label_evaluation"), as_version=4)
+    reference = nbformat.read(reference_path("B1_superres_pairs"), as_version=4)
     assert compare(reference, reference, sanitizers()) == []
     changed = nbformat.from_dict(reference)
     cell, output, match = next(
         (cell, output, match)
         for cell in changed.cells
-        if cell.cell_type == "code"
+        if cell.cell_type == "code" and IGNORE_TAG not in cell.metadata.get("tags", [])
         for output in cell.outputs
         if output.output_type == "stream"
         for match in NUMBER.finditer(output.text)
