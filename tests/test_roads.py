@@ -485,3 +485,30 @@ def test_iou_gap_recomputes_the_dataset_iou_of_each_draw():
     assert iou_gap(poor, good, truth).high < 0  # A minus B: the sign follows the order
     same = iou_gap(good, good, truth)
     assert (same.estimate, same.low, same.high) == (0, 0, 0) and same.verdict == "within noise"
+
+
+def test_road_chips_share_a_place_when_their_centres_share_a_split_block():
+    import pandas as pd
+    from pyproj import Transformer
+
+    from eotdl_tutorials.roads import RoadDataset
+    from eotdl_tutorials.tiling import SPLIT_BLOCK_M
+
+    def chip(x: float, y: float, epsg: int = EPSG, size: float = 1500.0) -> dict:
+        return {"epsg": epsg, "minx": x, "miny": y, "maxx": x + size, "maxy": y + size}
+
+    lon, lat = Transformer.from_crs(EPSG, 4326, always_xy=True).transform(X0 + 750, Y0 + 750)
+    rows = [
+        chip(X0, Y0),  # centre in the block (250, 2650)
+        chip(X0 + 200, Y0 + 100),  # overlaps it: the same place
+        chip(X0 + SPLIT_BLOCK_M, Y0),  # the next block east
+        chip(lon - 0.001, lat - 0.001, epsg=4326, size=0.002),  # the first's centre, in degrees
+    ]
+    dataset = RoadDataset(
+        np.zeros((4, 1, 2, 2), np.float32), np.zeros((4, 2, 2)), {}, pd.DataFrame(rows), ("B04",),
+        {},
+    )  # fmt: skip
+    places = dataset.places(np.arange(4))
+    assert places[0] == places[1] == places[3] == f"{EPSG}/250_2650"
+    assert places[2] == f"{EPSG}/251_2650"
+    assert list(dataset.places(np.array([2]))) == [places[2]]

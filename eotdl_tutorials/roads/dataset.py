@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
+from pyproj import Transformer
 from tqdm.auto import tqdm
 
+from eotdl_tutorials.facts.grids import utm_epsg
 from eotdl_tutorials.facts.sensors import S2_BANDS, S2_L2A_SCALE
 from eotdl_tutorials.files import atomic_path, check_writable, write_json
 from eotdl_tutorials.matching import MatchResult, match
@@ -62,6 +64,7 @@ from eotdl_tutorials.roads.transfer import (
     vector_labels,
 )
 from eotdl_tutorials.stac import href_signer, needs_signing
+from eotdl_tutorials.tiling import SPLIT_BLOCK_M
 from eotdl_tutorials.world import World, ensure_world
 from eotdl_tutorials.world.catalog import EXTENSIONS
 
@@ -165,6 +168,24 @@ class RoadDataset:
             chip_footprints(self.index.reset_index(drop=True))
         ).bounds
         return float(west), float(south), float(east), float(north)
+
+    def places(self, rows: np.ndarray) -> np.ndarray:
+        """The place of each chip of ``rows``, as the course's splits define places
+        (:func:`~eotdl_tutorials.tiling.place_keys`): the ``SPLIT_BLOCK_M`` block of its UTM
+        zone that its centre lies in (``epsg/column_row``). Chips closer than the land cover's
+        correlation length share a place, so intervals over places draw them together, also
+        within one held-out region."""
+        chips = self.index.iloc[rows].reset_index(drop=True)
+        centres = shapely.centroid(np.asarray(chip_footprints(chips), dtype=object))
+        lon, lat = shapely.get_x(centres), shapely.get_y(centres)
+        keys = np.empty(len(chips), dtype=object)
+        zones = utm_epsg(lon, lat)
+        for zone in np.unique(zones):
+            at = zones == zone
+            x, y = Transformer.from_crs(4326, int(zone), always_xy=True).transform(lon[at], lat[at])
+            blocks = np.floor(np.stack([x, y]) / SPLIT_BLOCK_M).astype(int)
+            keys[at] = [f"{zone}/{column}_{row}" for column, row in blocks.T]
+        return keys.astype(str)
 
     def grid(self, row: int) -> ChipGrid:
         """The 10 m grid of chip ``row``."""
