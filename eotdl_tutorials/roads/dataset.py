@@ -172,9 +172,9 @@ class RoadDataset:
     def places(self, rows: np.ndarray) -> np.ndarray:
         """The place of each chip of ``rows``, as the course's splits define places
         (:func:`~eotdl_tutorials.tiling.place_keys`): the ``SPLIT_BLOCK_M`` block of its UTM
-        zone that its centre lies in (``epsg/column_row``). Chips closer than the land cover's
-        correlation length share a place, so intervals over places draw them together, also
-        within one held-out region."""
+        zone that its centre lies in (``epsg/column_row``; a block is twice the distance over
+        which land cover is correlated). Intervals over places draw a block's chips together,
+        also within one held-out region."""
         chips = self.index.iloc[rows].reset_index(drop=True)
         centres = shapely.centroid(np.asarray(chip_footprints(chips), dtype=object))
         lon, lat = shapely.get_x(centres), shapely.get_y(centres)
