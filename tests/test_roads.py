@@ -512,3 +512,6 @@ def test_road_chips_share_a_place_when_their_centres_share_a_split_block():
     assert places[0] == places[1] == places[3] == f"{EPSG}/250_2650"
     assert places[2] == f"{EPSG}/251_2650"
     assert list(dataset.places(np.array([2]))) == [places[2]]
+    blocks, drawn = dataset.interval_places(np.arange(4))
+    assert list(blocks) == list(places) and drawn == "2 places"
+    assert dataset.interval_places(np.array([0, 1])) == (None, "2 images of 1 place")

@@ -119,9 +119,10 @@ def fine_road_chips(
     bicubic = SuperResolver("bicubic", model.bands, factor)
     images: dict[str, list[np.ndarray]] = {"aerial": [], model.arch: [], "bicubic": []}
     fraction = []
+    networks = ((model.arch, model.eval()), ("bicubic", bicubic))
     rows = tqdm(range(len(dataset.index)), desc="road chips", disable=not progress)
     for row in rows:
-        for name, network in ((model.arch, model.eval()), ("bicubic", bicubic)):
+        for name, network in networks:
             images[name].append(superres_array(network, lr[row], tile=tile)[rgb])
         grid = fine_grid(dataset, row, factor)
         images["aerial"].append(read_aerial(dataset.index["image"].iloc[row], grid))

@@ -187,6 +187,15 @@ class RoadDataset:
             keys[at] = [f"{zone}/{column}_{row}" for column, row in blocks.T]
         return keys.astype(str)
 
+    def interval_places(self, rows: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """What intervals over chips ``rows`` draw: their :meth:`places`, or None when all lie
+        in one place (its images are drawn then: one place alone gives no spread), and that
+        in words."""
+        places = self.places(rows)
+        if len(set(places)) > 1:
+            return places, f"{len(set(places))} places"
+        return None, f"{len(places)} images of 1 place"
+
     def grid(self, row: int) -> ChipGrid:
         """The 10 m grid of chip ``row``."""
         r = self.index.iloc[row]
